@@ -1,0 +1,81 @@
+/**
+ * The one registry of Hangar's coded errors (STYLE.md habit 5, after fastify's lib/errors.js).
+ *
+ * Every error Hangar raises on purpose has a code here, with the HTTP status the API answers it
+ * with, whether it is the user's fault (bad input) or the system's, and a suggestion the CLI
+ * prints under the message. `docs/errors.md` lists the same codes; a test keeps the two in sync.
+ * Machines API errors additionally carry Fly's `status` value where Fly defines one
+ * (reference §1a "Error shape").
+ */
+
+export interface ErrorSpec {
+  /** HTTP status the API answers with. */
+  readonly http: number;
+  /** true when the caller can fix it (bad input); false for faults of Hangar or the host. */
+  readonly user: boolean;
+  /** What to do about it, printed by the CLI under the message. */
+  readonly suggestion: string;
+  /** Fly's machine-readable `status` for the API error body, where Fly has one. */
+  readonly flyStatus?: string;
+}
+
+export const ERRORS = {
+  HANGAR_ERR_CONFIG_NOT_FOUND: {
+    http: 400,
+    user: true,
+    suggestion: 'Run the command in the folder that holds fly.toml, or pass its path with -c/--config.',
+  },
+  HANGAR_ERR_CONFIG_UNREADABLE: {
+    http: 400,
+    user: true,
+    suggestion: 'Check the file exists, is a regular file and is readable.',
+  },
+  HANGAR_ERR_CONFIG_INVALID: {
+    http: 422,
+    user: true,
+    suggestion: 'Fix the problems listed above; `hangar config validate` lists them all at once.',
+  },
+  HANGAR_ERR_CONFIG_STRICT: {
+    http: 422,
+    user: true,
+    suggestion: 'Remove or rename the keys listed above, or validate without --strict.',
+  },
+  HANGAR_ERR_USAGE: {
+    http: 400,
+    user: true,
+    suggestion: 'Run the command with --help to see its arguments and flags.',
+  },
+  HANGAR_ERR_INTERNAL: {
+    http: 500,
+    user: false,
+    suggestion: 'This is a bug in Hangar: run again with --debug and report the output.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a registered code. The message says what went wrong, specifically. */
+export class HangarError extends Error {
+  readonly code: ErrorCode;
+  /** Extra lines shown under the message (e.g. every diagnostic of a config). */
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HangarError';
+    this.code = code;
+    this.details = options.details ?? [];
+  }
+
+  get spec(): ErrorSpec {
+    return ERRORS[this.code];
+  }
+
+  get suggestion(): string {
+    return ERRORS[this.code].suggestion;
+  }
+}
+
+export function isHangarError(err: unknown): err is HangarError {
+  return err instanceof HangarError;
+}
