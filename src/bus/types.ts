@@ -15,6 +15,7 @@
  */
 
 /** A delivered message. */
+import { HangarError } from '../core/errors.js';
 export interface BusMessage<T = unknown> {
   /** The concrete subject it was published to (never a pattern). */
   readonly subject: string;
@@ -161,13 +162,12 @@ export type BusErrorCode =
   | 'HANGAR_ERR_BUS_SLOW_CONSUMER'
   | 'HANGAR_ERR_BUS_CLOSED';
 
-export class BusError extends Error {
-  readonly code: BusErrorCode;
+export class BusError extends HangarError {
+  declare readonly code: BusErrorCode;
 
   constructor(code: BusErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'BusError';
-    this.code = code;
   }
 }
 

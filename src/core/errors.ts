@@ -45,6 +45,71 @@ export const ERRORS = {
     user: true,
     suggestion: 'Run the command with --help to see its arguments and flags.',
   },
+  HANGAR_ERR_STORE_CONFLICT: {
+    http: 409,
+    user: true,
+    suggestion: 'Someone changed the same object at the same time: read it again and retry.',
+  },
+  HANGAR_ERR_STORE_INVALID: {
+    http: 400,
+    user: true,
+    suggestion: 'The request named an object or value the store cannot hold; check the identifiers and values sent.',
+  },
+  HANGAR_ERR_STORE_CORRUPT: {
+    http: 500,
+    user: false,
+    suggestion: 'The state database is damaged or is not a Hangar store: restore it from a backup, or point --data-dir at the right folder.',
+  },
+  HANGAR_ERR_STORE_IO: {
+    http: 503,
+    user: false,
+    suggestion: 'The state database could not be read or written: check the disk has space and the data dir is writable.',
+  },
+  HANGAR_ERR_STORE_CLOSED: {
+    http: 503,
+    user: false,
+    suggestion: 'The server is shutting down; retry once it is back.',
+  },
+  HANGAR_ERR_BUS_TIMEOUT: {
+    http: 504,
+    user: false,
+    suggestion: 'The host agent did not answer in time: check it is running (`hangar server` logs) and retry.',
+  },
+  HANGAR_ERR_BUS_NO_RESPONDERS: {
+    http: 503,
+    user: false,
+    suggestion: 'No host agent is listening for this request: check the host that runs the machine is up.',
+  },
+  HANGAR_ERR_BUS_REMOTE: {
+    http: 502,
+    user: false,
+    suggestion: 'The host agent failed to carry out the request; its logs say why.',
+  },
+  HANGAR_ERR_BUS_INVALID: {
+    http: 400,
+    user: true,
+    suggestion: 'Check the subject or stream name: tokens are separated by dots, with * and > as wildcards.',
+  },
+  HANGAR_ERR_BUS_STREAM_NOT_FOUND: {
+    http: 404,
+    user: true,
+    suggestion: 'Create the stream first, or check its name.',
+  },
+  HANGAR_ERR_BUS_STREAM_EXISTS: {
+    http: 409,
+    user: true,
+    suggestion: 'A stream with that name or overlapping subjects exists with another configuration.',
+  },
+  HANGAR_ERR_BUS_SLOW_CONSUMER: {
+    http: 503,
+    user: false,
+    suggestion: 'A subscriber could not keep up and messages were dropped for it; it should read from the stream instead.',
+  },
+  HANGAR_ERR_BUS_CLOSED: {
+    http: 503,
+    user: false,
+    suggestion: 'The server is shutting down; retry once it is back.',
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,

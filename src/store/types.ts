@@ -17,6 +17,7 @@
  * Entities handed out by the store are snapshots: the store never mutates them afterwards and
  * callers must not mutate them either (watch events may share one object between watchers).
  */
+import { HangarError } from '../core/errors.js';
 export interface Entity<T = unknown> {
   /** Entity type, e.g. `"machine"`, `"app"`, `"volume"`. */
   readonly kind: string;
@@ -204,14 +205,13 @@ export type StoreErrorCode =
   | 'HANGAR_ERR_STORE_CLOSED';
 
 /** An error raised by a store on purpose. `path` names the database file where there is one. */
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
+export class StoreError extends HangarError {
+  declare readonly code: StoreErrorCode;
   readonly path: string | undefined;
 
   constructor(code: StoreErrorCode, message: string, options: { cause?: unknown; path?: string } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'StoreError';
-    this.code = code;
     this.path = options.path;
   }
 }
