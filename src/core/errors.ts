@@ -110,6 +110,36 @@ export const ERRORS = {
     user: false,
     suggestion: 'The server is shutting down; retry once it is back.',
   },
+  HANGAR_ERR_DRIVER_START: {
+    http: 422,
+    user: true,
+    suggestion: 'Check the machine config: the image must exist and init.exec (or entrypoint + cmd) must name a program in it.',
+  },
+  HANGAR_ERR_DRIVER_HANDLE: {
+    http: 500,
+    user: false,
+    suggestion: 'The persisted handle of a machine does not match this driver or version; check --driver matches the one that started it.',
+  },
+  HANGAR_ERR_DRIVER_NOT_RUNNING: {
+    http: 412,
+    user: true,
+    suggestion: 'Start the machine first (`hangar machine start <id>`).',
+  },
+  HANGAR_ERR_DRIVER_UNSUPPORTED: {
+    http: 400,
+    user: true,
+    suggestion: 'This host\'s runtime driver cannot do that; run the machine on a host with a driver that can (see `hangar server --driver`).',
+  },
+  HANGAR_ERR_DRIVER_UNKNOWN: {
+    http: 400,
+    user: true,
+    suggestion: 'Choose one of the drivers this host offers: process, crun or fake.',
+  },
+  HANGAR_ERR_DRIVER_SIGNAL: {
+    http: 400,
+    user: true,
+    suggestion: 'Use a signal name such as SIGTERM, SIGINT, SIGKILL, SIGHUP, SIGUSR1, or its number.',
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,

@@ -9,6 +9,7 @@
  * Optional features are gated by `fingerprint().capabilities`: a caller checks the capability
  * before calling an optional method (e.g. `suspend`), like Nomad's capability-gated drivers.
  */
+import { HangarError } from '../core/errors.js';
 import { constants as osConstants } from 'node:os';
 import type { MachineConfig } from '../core/fly/machine-config.js';
 
@@ -204,12 +205,11 @@ export type DriverErrorCode =
   | 'HANGAR_ERR_DRIVER_UNKNOWN'
   | 'HANGAR_ERR_DRIVER_SIGNAL';
 
-export class DriverError extends Error {
-  readonly code: DriverErrorCode;
+export class DriverError extends HangarError {
+  declare readonly code: DriverErrorCode;
   constructor(code: DriverErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'DriverError';
-    this.code = code;
   }
 }
 
