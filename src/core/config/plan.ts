@@ -109,7 +109,7 @@ function files(ctx: PlanContext, group: string, indexes: number[]): MachineFile[
             severity: 'warning',
             code: 'plan-file-not-read',
             path,
-            message: `local file ${spec.local_path ?? ''} was not read here; it is left out of the planned machine config`,
+            message: `WARN local file ${spec.local_path ?? ''} was not read here; it is left out of the planned machine config`,
           });
         } else {
           conversionError(ctx, group, 'plan-file-unreadable', path, res.error);

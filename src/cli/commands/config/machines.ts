@@ -66,7 +66,8 @@ export async function run(ctx: CommandContext<MachinesOptions>): Promise<number>
   const { out, globals } = ctx;
   const file = readConfigFile(globals.config);
   const normalized = normalizeAppConfig(file.text, { path: file.displayPath });
-  for (const d of normalized.diagnostics) if (d.severity === 'warning') out.err(`WARN ${describe(d).trim()}`);
+  // warnings carry their own `WARN`/`WARNING:` prefix (flyctl's wording), as `config validate` prints them
+  for (const d of normalized.diagnostics) if (d.severity === 'warning') out.err(d.message);
   const config = normalized.config;
   if (!config || normalized.diagnostics.some((d) => d.severity === 'error')) {
     fail(`${file.displayPath} is not a valid app configuration`, normalized.diagnostics);
@@ -83,7 +84,7 @@ export async function run(ctx: CommandContext<MachinesOptions>): Promise<number>
       }
     },
   });
-  for (const d of plan.diagnostics) if (d.severity === 'warning') out.err(`WARN ${describe(d).trim()}`);
+  for (const d of plan.diagnostics) if (d.severity === 'warning') out.err(d.message);
   if (plan.diagnostics.some((d) => d.severity === 'error')) {
     fail(`cannot plan machines for ${file.displayPath}`, plan.diagnostics);
   }
