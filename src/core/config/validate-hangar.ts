@@ -87,25 +87,44 @@ export function validateDuplicatePorts(config: AppConfig): Diagnostic[] {
     });
     index += 1;
   });
+  // One owner table per protocol (port → index of the first service declaring it) keeps this
+  // linear in the number of declared ports: a pairwise comparison took minutes on a 10 MB file
+  // with 100k services. A duplicate is reported once per run of consecutive shared ports.
+  const owners = new Map<string, Int32Array>();
   const out: Diagnostic[] = [];
   const said = new Set<string>();
-  decls.forEach((later, b) => {
-    for (const earlier of decls.slice(0, b)) {
-      if (earlier.service === later.service || earlier.protocol !== later.protocol) continue;
-      const lo = Math.max(earlier.lo, later.lo);
-      const hi = Math.min(earlier.hi, later.hi);
-      if (lo > hi) continue;
-      const key = `${later.protocol}:${lo}-${hi}`;
-      if (said.has(key)) continue;
-      said.add(key);
-      const proto = later.protocol === 'tcp' ? '' : ` (${later.protocol})`;
-      const message =
-        lo === hi
-          ? `WARN port ${lo}${proto} is declared by more than one service; the proxy routes it to the first declared service`
-          : `WARN ports ${lo}-${hi}${proto} are declared by more than one service; the proxy routes them to the first declared service`;
-      out.push(warningAt('service-port-duplicate', later.path, message));
+  const report = (d: PortDecl, lo: number, hi: number): void => {
+    const key = `${d.protocol}:${lo}-${hi}`;
+    if (said.has(key)) return;
+    said.add(key);
+    const proto = d.protocol === 'tcp' ? '' : ` (${d.protocol})`;
+    const message =
+      lo === hi
+        ? `WARN port ${lo}${proto} is declared by more than one service; the proxy routes it to the first declared service`
+        : `WARN ports ${lo}-${hi}${proto} are declared by more than one service; the proxy routes them to the first declared service`;
+    out.push(warningAt('service-port-duplicate', d.path, message));
+  };
+  for (const d of decls) {
+    let owner = owners.get(d.protocol);
+    if (!owner) {
+      owner = new Int32Array(65536).fill(-1);
+      owners.set(d.protocol, owner);
     }
-  });
+    let runStart = -1;
+    const lo = Math.max(0, d.lo);
+    const hi = Math.min(65535, d.hi);
+    for (let port = lo; port <= hi; port++) {
+      const first = owner[port] ?? -1;
+      const shared = first !== -1 && first !== d.service;
+      if (first === -1) owner[port] = d.service;
+      if (shared && runStart === -1) runStart = port;
+      if (!shared && runStart !== -1) {
+        report(d, runStart, port - 1);
+        runStart = -1;
+      }
+    }
+    if (runStart !== -1) report(d, runStart, hi);
+  }
   return out;
 }
 
