@@ -60,34 +60,9 @@ describe('hangar config validate: invalid fixtures print exactly their .expected
   }
 });
 
-/**
- * `valid/` holds files the decoder must read without errors; a few of them are decode tests that
- * no `fly config validate` passes either. Each is named here with its reason, and must then fail
- * with exactly these errors (so the list cannot go stale silently).
- */
-const DECODE_ONLY: Record<string, { reason: string; errors: RegExp[] }> = {
-  'full-reference.toml': {
-    reason: 'every key once: canary with [[mounts]] (flyctl rejects it too) and force_https on a port with handlers ["https"]',
-    errors: [/^✘ error canary deployment strategy is not supported when using mounted volumes$/m, /^✘ force_https is set on port 80, /m],
-  },
-};
-
-describe('hangar config validate: decode-only fixtures in valid/ fail for their stated reason', () => {
-  const dir = join(FIXTURES, 'valid');
-  for (const [file, { reason, errors }] of Object.entries(DECODE_ONLY)) {
-    it(`${file}: ${reason}`, { skip: existsSync(join(dir, file)) ? false : 'fixture not present' }, async () => {
-      const res = await validate(dir, '-c', file);
-      assert.equal(res.code, 1);
-      const errorLines = res.out.split('\n').filter((l) => l.startsWith('✘'));
-      assert.equal(errorLines.length, errors.length, res.out);
-      for (const re of errors) assert.match(res.out, re);
-    });
-  }
-});
-
 describe('hangar config validate: valid fixtures pass', () => {
   const dir = join(FIXTURES, 'valid');
-  for (const file of tomlFiles(dir).filter((f) => !(f in DECODE_ONLY))) {
+  for (const file of tomlFiles(dir)) {
     it(file, async () => {
       const res = await validate(dir, '-c', file);
       assert.ok(res.out.startsWith(`Validating ${file}\n`), res.out);
