@@ -140,6 +140,46 @@ export const ERRORS = {
     user: true,
     suggestion: 'Use a signal name such as SIGTERM, SIGINT, SIGKILL, SIGHUP, SIGUSR1, or its number.',
   },
+  HANGAR_ERR_AGENT_IMAGE: {
+    http: 422,
+    user: true,
+    suggestion: 'Use an image this host can run: `dir:<absolute path>` with the process driver, an OCI image with crun.',
+  },
+  HANGAR_ERR_AGENT_SECRET: {
+    http: 500,
+    user: false,
+    suggestion: "A secret cannot be decrypted with this host's key file (<data-dir>/secrets.key): restore the key, or set the secret again.",
+  },
+  HANGAR_ERR_AGENT_VOLUME: {
+    http: 422,
+    user: true,
+    suggestion: 'Create the volume first (`hangar volumes create`) in the machine\'s region, or remove it from the machine\'s mounts.',
+  },
+  HANGAR_ERR_AGENT_NOT_RUNNING: {
+    http: 412,
+    user: true,
+    suggestion: 'Start the machine first (`hangar machine start <id>`), then retry.',
+  },
+  HANGAR_ERR_AGENT_REQUEST: {
+    http: 400,
+    user: true,
+    suggestion: 'Check the request: exec needs a command, signal a known signal name or number.',
+  },
+  HANGAR_ERR_SERVER_LOCKED: {
+    http: 409,
+    user: true,
+    suggestion: 'Another `hangar server` uses this data dir: stop it, or start this one with another --data-dir.',
+  },
+  HANGAR_ERR_SERVER_USAGE: {
+    http: 400,
+    user: true,
+    suggestion: 'Check the flags: --api-addr takes HOST:PORT, --driver one of process, crun, fake, --region a region code.',
+  },
+  HANGAR_ERR_SERVER_DRIVER: {
+    http: 400,
+    user: true,
+    suggestion: 'Pick a driver this host supports; `hangar server` prints which ones are available and why others are not.',
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,

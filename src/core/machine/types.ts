@@ -8,6 +8,7 @@
  * Both sides write with compare-and-set, so a lost race is retried, never overwritten.
  */
 import type { MachineConfig } from '../fly/machine-config.js';
+import type { MachineRouting } from '../model.js';
 
 /** Fly's machine states (reference §1a "Machine states"). */
 export type MachineState =
@@ -116,6 +117,8 @@ export interface MachineRecord {
   /** Restarts by the restart policy since the last user start. */
   restart_count: number;
   host_status: 'ok' | 'unknown' | 'unreachable';
+  /** Where the started machine answers (written by its agent; null when not running). Hangar-only. */
+  routing?: MachineRouting | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,0 +1,101 @@
+/**
+ * Everything a machine needs before `driver.start`: its address, host ports, secrets, volumes,
+ * image and environment, gathered from the store and turned into a TaskSpec. The pure parts
+ * (env, addresses) live in env.ts and ports.ts; this file does the reads.
+ */
+import { join } from 'node:path';
+import type { SecretBox } from '../control/secrets/crypto.js';
+import type { MachineConfig } from '../core/fly/machine-config.js';
+import { KINDS, type SecretRecord, type VolumeRecord } from '../core/model.js';
+import type { TaskSpec, VolumeMount } from '../drivers/types.js';
+import type { StateStore } from '../store/types.js';
+import { buildMachineEnv, internalPorts } from './env.js';
+import { AgentError } from './errors.js';
+import type { AgentMachineRecord } from './records.js';
+
+/** Per-machine log files are kept below this size (each of stdout/stderr). */
+export const DEFAULT_LOG_MAX_BYTES = 4 * 1024 * 1024;
+
+export interface SpecContext {
+  readonly store: StateStore;
+  readonly dataDir: string;
+  /** Opens the secret box on first use (the key file is only needed once an app has secrets). */
+  readonly secretBox: () => SecretBox;
+  readonly hostDefaults: Readonly<Record<string, string>>;
+  readonly logMaxBytes: number;
+}
+
+/**
+ * The image a driver runs. Until the image store exists only `dir:<absolute path>` images run;
+ * anything else fails the start with a message that says so.
+ */
+export function resolveImage(image: string): string {
+  if (image.startsWith('dir:/')) return image;
+  throw new AgentError('HANGAR_ERR_AGENT_IMAGE', `image "${image}" cannot be run yet: this host runs only dir:<absolute path> images (registry images need the image store)`);
+}
+
+/** The app's secrets, decrypted (aad `<app>:<NAME>`, see src/control/secrets/crypto.ts). */
+export async function loadSecrets(ctx: SpecContext, app: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const rows = await ctx.store.list<SecretRecord>(KINDS.secret, { scope: app });
+  if (rows.length === 0) return out;
+  const box = ctx.secretBox();
+  for (const { value } of rows) {
+    try {
+      out[value.name] = box.decrypt(`${app}:${value.name}`, value.ciphertext);
+    } catch (err) {
+      throw new AgentError('HANGAR_ERR_AGENT_SECRET', `cannot decrypt secret ${value.name} of app ${app}: ${(err as Error).message}; was secrets.key replaced?`, { cause: err });
+    }
+  }
+  return out;
+}
+
+/** Host paths of the volumes in `config.mounts` (volumes are pinned to this host). */
+export async function loadMounts(ctx: SpecContext, config: MachineConfig): Promise<VolumeMount[]> {
+  const out: VolumeMount[] = [];
+  for (const m of config.mounts ?? []) {
+    if (!m.volume) continue;
+    const vol = await ctx.store.get<VolumeRecord>(KINDS.volume, m.volume);
+    if (!vol || vol.value.state === 'destroyed') throw new AgentError('HANGAR_ERR_AGENT_VOLUME', `volume ${m.volume} mounted at ${m.path} does not exist`);
+    out.push({ path: m.path, hostPath: vol.value.host_path });
+  }
+  return out;
+}
+
+export interface SpecInput {
+  readonly rec: AgentMachineRecord;
+  readonly address: string;
+  /** `[internal, host]` port pairs (process driver), else empty. */
+  readonly ports: ReadonlyArray<readonly [number, number]>;
+}
+
+/** The TaskSpec of one machine version. */
+export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise<TaskSpec> {
+  const { rec } = input;
+  const image = resolveImage(rec.config.image);
+  const [secrets, mounts] = await Promise.all([loadSecrets(ctx, rec.app), loadMounts(ctx, rec.config)]);
+  const env = buildMachineEnv({
+    app: rec.app,
+    machineId: rec.id,
+    instanceId: rec.instance_id,
+    region: rec.region,
+    privateIp: input.address,
+    config: rec.config,
+    secrets,
+    ports: input.ports,
+    hostDefaults: ctx.hostDefaults,
+  });
+  return {
+    machineId: rec.id,
+    instanceId: rec.instance_id,
+    appName: rec.app,
+    config: rec.config,
+    env,
+    image,
+    mounts,
+    stateDir: join(ctx.dataDir, 'machines', rec.id),
+    logs: { maxBytes: ctx.logMaxBytes },
+  };
+}
+
+export { internalPorts };
