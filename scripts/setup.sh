@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use. Keep this list the only place they are named.
 DEBIAN_PACKAGES=(
   ca-certificates
-  procps        # ps/pgrep used by process-driver tests to prove nothing is left behind
+  procps            # ps/pgrep used by process-driver tests to prove nothing is left behind
+  crun runc         # the crun runtime driver (runc as its fallback)
+  iproute2 nftables # 6PN: netns, veth, bridges, routes; network isolation
+  busybox-static    # tests build their OCI images from it
+  docker-registry   # CNCF Distribution: tests serve their images from it on loopback
 )
 
 as_root() {
