@@ -180,6 +180,117 @@ export const ERRORS = {
     user: true,
     suggestion: 'Pick a driver this host supports; `hangar server` prints which ones are available and why others are not.',
   },
+  HANGAR_ERR_NO_TOKEN: {
+    http: 401,
+    user: true,
+    suggestion:
+      'Log in with `hangar auth login --token <token>` (a new `hangar server` writes its admin token to <data-dir>/admin-token), or set HANGAR_API_TOKEN.',
+  },
+  HANGAR_ERR_API_UNREACHABLE: {
+    http: 503,
+    user: false,
+    suggestion: 'Start the server with `hangar server`, or point HANGAR_API_URL (or `api_url` in ~/.hangar/config.json) at a running one.',
+  },
+  HANGAR_ERR_API_UNAUTHORIZED: {
+    http: 401,
+    user: true,
+    suggestion: 'The server rejected the token: log in again with `hangar auth login --token <token>`.',
+  },
+  HANGAR_ERR_API_FORBIDDEN: {
+    http: 403,
+    user: true,
+    suggestion: "The token's role does not allow this: use an org token, or a deploy token for changes (`hangar tokens create deploy`).",
+  },
+  HANGAR_ERR_API_NOT_FOUND: {
+    http: 404,
+    user: true,
+    suggestion: 'Check the name or id: `hangar apps list`, `hangar machine list -a <app>` and `hangar volumes list -a <app>` show what exists.',
+  },
+  HANGAR_ERR_API_TIMEOUT: {
+    http: 504,
+    user: false,
+    suggestion: 'The machine did not reach the state in time: check it with `hangar machine status <id>` and `hangar logs`.',
+  },
+  HANGAR_ERR_API_CONFLICT: {
+    http: 409,
+    user: true,
+    suggestion: 'Another client holds a lease on the machine: wait for it to finish, or clear it with `hangar machine leases clear <id>`.',
+  },
+  HANGAR_ERR_API_INVALID: {
+    http: 422,
+    user: true,
+    suggestion: 'Fix the request as the message says; run the command with --help to see its flags.',
+  },
+  HANGAR_ERR_API_SERVER: {
+    http: 500,
+    user: false,
+    suggestion: "The Hangar server failed: look at the server's log, and run again with --debug.",
+  },
+  HANGAR_ERR_API_RESPONSE: {
+    http: 502,
+    user: false,
+    suggestion: 'The server answered with something that is not Hangar API JSON: check HANGAR_API_URL points at a Hangar server.',
+  },
+  HANGAR_ERR_IMAGE_REF: {
+    http: 400,
+    user: true,
+    suggestion: 'Write the image like Docker does: `name[:tag]`, `host[:port]/path/name[:tag]` or `...@sha256:<64 hex>`.',
+  },
+  HANGAR_ERR_IMAGE_NOT_FOUND: {
+    http: 404,
+    user: true,
+    suggestion: 'Check the image name and tag; `hangar image list` shows the images on this host.',
+  },
+  HANGAR_ERR_IMAGE_AUTH: {
+    http: 401,
+    user: true,
+    suggestion: 'The registry refused the credentials or issued no token: check the registry username and password.',
+  },
+  HANGAR_ERR_IMAGE_PULL: {
+    http: 502,
+    user: false,
+    suggestion: 'The registry could not be reached or answered badly: check it is up and reachable from this host, then retry.',
+  },
+  HANGAR_ERR_IMAGE_PLATFORM: {
+    http: 422,
+    user: true,
+    suggestion: 'The image has no variant for this host\'s platform (linux/amd64): build or push one for it.',
+  },
+  HANGAR_ERR_IMAGE_DIGEST: {
+    http: 502,
+    user: false,
+    suggestion: 'Content did not match its digest (corrupted or tampered with); nothing was stored. Retry, and check the registry or archive.',
+  },
+  HANGAR_ERR_IMAGE_ARCHIVE: {
+    http: 422,
+    user: true,
+    suggestion: 'Give an OCI image layout tar or a `docker save` tar (gzip-compressed is fine).',
+  },
+  HANGAR_ERR_IMAGE_UNPACK: {
+    http: 422,
+    user: true,
+    suggestion: 'A layer of the image could not be unpacked safely; rebuild the image with a standard builder.',
+  },
+  HANGAR_ERR_IMAGE_STORE: {
+    http: 500,
+    user: false,
+    suggestion: 'The image store under the data dir is damaged: remove <data-dir>/images/index.json and pull or import the images again.',
+  },
+  HANGAR_ERR_6PN_INVALID: {
+    http: 500,
+    user: false,
+    suggestion: 'A 6PN address or prefix in the state is malformed; this is a bug in Hangar: report it with --debug output.',
+  },
+  HANGAR_ERR_6PN_EXHAUSTED: {
+    http: 503,
+    user: false,
+    suggestion: 'The private network has no free addresses left here: destroy unused machines, or place them on another host or network.',
+  },
+  HANGAR_ERR_DNS_UNREACHABLE: {
+    http: 502,
+    user: false,
+    suggestion: 'Check `hangar server` is running (it serves .internal DNS), or point --server / HANGAR_DNS_ADDR at the resolver.',
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,
@@ -194,12 +305,19 @@ export class HangarError extends Error {
   readonly code: ErrorCode;
   /** Extra lines shown under the message (e.g. every diagnostic of a config). */
   readonly details: readonly string[];
+  /** A suggestion for this occurrence (e.g. naming the app that was not found), else the code's. */
+  private readonly ownSuggestion: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: readonly string[]; suggestion?: string } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HangarError';
     this.code = code;
     this.details = options.details ?? [];
+    this.ownSuggestion = options.suggestion;
   }
 
   get spec(): ErrorSpec {
@@ -207,7 +325,7 @@ export class HangarError extends Error {
   }
 
   get suggestion(): string {
-    return ERRORS[this.code].suggestion;
+    return this.ownSuggestion ?? ERRORS[this.code].suggestion;
   }
 }
 

@@ -6,7 +6,7 @@ import { ERRORS, HangarError, type ErrorCode } from '../../src/core/errors.js';
 // Keeps docs/errors.md and the registry in sync (STYLE.md habit 5, like fastify's errors test).
 const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map<string, { http: number; user: boolean }>();
-for (const m of doc.matchAll(/^\| `(HANGAR_ERR_[A-Z_]+)` \| (\d{3}) \| (user|system) \|/gm)) {
+for (const m of doc.matchAll(/^\| `(HANGAR_ERR_[A-Z0-9_]+)` \| (\d{3}) \| (user|system) \|/gm)) {
   documented.set(m[1]!, { http: Number(m[2]), user: m[3] === 'user' });
 }
 

@@ -1,0 +1,177 @@
+/**
+ * Turns one DNS query (wire bytes) into a reply from the `.internal` zone, or into "forward this"
+ * for names outside it. Shared by every UDP and TCP listener of the server.
+ *
+ * Hot path (bench/dns: >= 20k qps, p99 <= 1 ms): encoded replies are cached per zone keyed by
+ * the query bytes after the id (flags, question and EDNS record, exact case), the listener's
+ * network and the transport, so a repeated question costs a Map lookup, a copy and a 2-byte id
+ * patch. The cache is dropped with the zone it was built from, and bounded so that a client
+ * cycling through random names or case variants cannot grow it without limit.
+ */
+import { decode, encode, type Answer, type DecodedPacket, type Packet, type Question } from 'dns-packet';
+import type { LookupResult, Zone, ZoneRecord } from '../core/dns/zone.js';
+import { isInternalName, normalizeName } from '../core/dns/zone.js';
+
+export type Transport = 'udp' | 'tcp';
+
+/** What to do with a query. */
+export type Outcome =
+  | { kind: 'reply'; bytes: Buffer }
+  /** Not ours: forward `query` upstream; answer `servfail` if that fails. */
+  | { kind: 'forward'; query: Buffer; servfail: () => Buffer }
+  /** Not a query (too short, or a response): say nothing, so we never feed a reflection loop. */
+  | { kind: 'drop' };
+
+/** Our EDNS UDP payload size: 1232 bytes, the DNS Flag Day 2020 value that avoids IP fragmentation. */
+export const EDNS_UDP_SIZE = 1232;
+/** RFC 1035 §4.2.1: UDP replies without EDNS are at most 512 bytes. */
+export const PLAIN_UDP_SIZE = 512;
+const CACHE_MAX = 20_000;
+
+const QR = 1 << 15;
+const AA = 1 << 10;
+const TC = 1 << 9;
+const RD = 1 << 8;
+const RA = 1 << 7;
+const CD = 1 << 4;
+
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+type RcodeName = keyof typeof RCODE;
+/** EDNS BADVERS (16): upper 8 bits in the OPT record, lower 4 in the header (RFC 6891 §6.1.3). */
+const BADVERS_EXTENDED = 1;
+
+type OptRecord = Extract<Answer, { type: 'OPT' }>;
+
+/** A header-only reply (no sections): for queries we cannot parse far enough to echo. */
+function headerOnly(msg: Buffer, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  out.writeUInt16BE(msg.readUInt16BE(0), 0);
+  const flags = msg.readUInt16BE(2);
+  // keep opcode and RD, set QR and RA
+  out.writeUInt16BE(QR | (flags & 0x7800) | (flags & RD) | RA | rcode, 2);
+  return out;
+}
+
+function toAnswer(r: ZoneRecord, name: string): Answer {
+  // dns-packet's TXT encoder replaces strings by Buffers inside the array it gets: hand it a copy
+  // so the zone stays immutable.
+  if (r.type === 'TXT') return { name, type: 'TXT', class: 'IN', ttl: r.ttl, data: [...r.data] };
+  if (r.type === 'SOA') return { name: r.name, type: 'SOA', class: 'IN', ttl: r.ttl, data: { ...r.data } };
+  return { name, type: r.type, class: 'IN', ttl: r.ttl, data: r.data };
+}
+
+interface ParsedQuery {
+  packet: DecodedPacket;
+  question: Question;
+  opt: OptRecord | undefined;
+  flags: number;
+}
+
+export class Responder {
+  private zone: Zone | undefined;
+  private cache = new Map<string, Buffer>();
+
+  /** Replaces the zone; replies cached from the previous one are dropped with it. */
+  setZone(zone: Zone): void {
+    this.zone = zone;
+    this.cache = new Map();
+  }
+
+  get currentZone(): Zone | undefined {
+    return this.zone;
+  }
+
+  /** Answers one query that arrived on `network`'s listener over `transport`. */
+  respond(network: string, msg: Buffer, transport: Transport): Outcome {
+    if (msg.length < 12) return { kind: 'drop' };
+    const flags = msg.readUInt16BE(2);
+    if ((flags & QR) !== 0) return { kind: 'drop' };
+    const key = `${transport}\u0000${network}\u0000${msg.toString('latin1', 2)}`;
+    const cached = this.cache.get(key);
+    if (cached) return { kind: 'reply', bytes: withId(cached, msg.readUInt16BE(0)) };
+
+    const opcode = (flags >> 11) & 0xf;
+    if (opcode !== 0) return { kind: 'reply', bytes: headerOnly(msg, RCODE.NOTIMP) };
+    let parsed: ParsedQuery;
+    try {
+      const packet = decode(msg);
+      const questions = packet.questions ?? [];
+      const question = questions[0];
+      if (questions.length !== 1 || !question || (packet.answers ?? []).length > 0) return { kind: 'reply', bytes: headerOnly(msg, RCODE.FORMERR) };
+      const opt = (packet.additionals ?? []).find((a): a is OptRecord => a.type === 'OPT');
+      parsed = { packet, question, opt, flags };
+    } catch {
+      return { kind: 'reply', bytes: headerOnly(msg, RCODE.FORMERR) };
+    }
+    const { question, opt } = parsed;
+    if (opt && opt.ednsVersion !== 0) return { kind: 'reply', bytes: this.encodeReply(parsed, 'NOERROR', [], [], transport, BADVERS_EXTENDED) };
+
+    const name = normalizeName(question.name);
+    const internal = isInternalName(name);
+    if ((question.class ?? 'IN') !== 'IN') {
+      // Only class IN exists in .internal; other classes of public names go upstream untouched.
+      if (internal) return { kind: 'reply', bytes: this.encodeReply(parsed, 'REFUSED', [], [], transport) };
+      return this.forwardOutcome(parsed, msg, transport);
+    }
+    if (!internal) return this.forwardOutcome(parsed, msg, transport);
+    if (!this.zone) return { kind: 'reply', bytes: this.encodeReply(parsed, 'SERVFAIL', [], [], transport) };
+
+    const result: LookupResult = this.zone.lookup(network, question.name, question.type);
+    if (result.kind === 'forward') return this.forwardOutcome(parsed, msg, transport);
+    const answers = result.answers.map((r) => toAnswer(r, question.name));
+    const authority = result.authority.map((r) => toAnswer(r, r.name));
+    const bytes = this.encodeReply(parsed, result.rcode, answers, authority, transport);
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(key, bytes);
+    return { kind: 'reply', bytes: withId(bytes, msg.readUInt16BE(0)) };
+  }
+
+  /** A SERVFAIL reply to `msg` (used when a forward fails), or undefined if `msg` is not a query. */
+  servfail(msg: Buffer, transport: Transport): Buffer | undefined {
+    if (msg.length < 12) return undefined;
+    try {
+      const packet = decode(msg);
+      const question = packet.questions?.[0];
+      if (!question) return headerOnly(msg, RCODE.SERVFAIL);
+      const opt = (packet.additionals ?? []).find((a): a is OptRecord => a.type === 'OPT');
+      return this.encodeReply({ packet, question, opt, flags: msg.readUInt16BE(2) }, 'SERVFAIL', [], [], transport);
+    } catch {
+      return headerOnly(msg, RCODE.SERVFAIL);
+    }
+  }
+
+  private forwardOutcome(parsed: ParsedQuery, msg: Buffer, transport: Transport): Outcome {
+    return { kind: 'forward', query: msg, servfail: () => this.encodeReply(parsed, 'SERVFAIL', [], [], transport) };
+  }
+
+  private encodeReply(q: ParsedQuery, rcode: RcodeName, answers: Answer[], authority: Answer[], transport: Transport, extendedRcode = 0): Buffer {
+    const internal = isInternalName(normalizeName(q.question.name));
+    let flags = (q.flags & RD) | (q.flags & CD) | RA | RCODE[rcode];
+    if (internal && rcode !== 'SERVFAIL' && rcode !== 'REFUSED') flags |= AA;
+    const additionals: Answer[] = q.opt
+      ? [{ name: '.', type: 'OPT', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode, ednsVersion: 0, flags: 0, flag_do: false, options: [] }]
+      : [];
+    const packet: Packet = {
+      type: 'response',
+      id: q.packet.id ?? 0,
+      flags,
+      questions: [q.question],
+      answers,
+      authorities: authority,
+      additionals,
+    };
+    const bytes = encode(packet);
+    if (transport === 'tcp') return bytes;
+    const limit = q.opt ? Math.max(PLAIN_UDP_SIZE, Math.min(q.opt.udpPayloadSize, EDNS_UDP_SIZE)) : PLAIN_UDP_SIZE;
+    if (bytes.length <= limit) return bytes;
+    // Too big for this client over UDP: an empty reply with TC makes it retry over TCP (RFC 7766).
+    return encode({ ...packet, flags: flags | TC, answers: [], authorities: [] });
+  }
+}
+
+function withId(bytes: Buffer, id: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  bytes.copy(out);
+  out.writeUInt16BE(id, 0);
+  return out;
+}
