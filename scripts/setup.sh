@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   iproute2 nftables # 6PN: netns, veth, bridges, routes; network isolation
   busybox-static    # tests build their OCI images from it
   docker-registry   # CNCF Distribution: tests serve their images from it on loopback
+  nginx-light haproxy wrk  # bench/proxy baselines and load generator
 )
 
 as_root() {
