@@ -43,17 +43,37 @@ export interface RunnerDeps {
   readonly reschedule: (id: string) => void;
 }
 
-/** How the machine's config asks to be stopped: `stop_config` or Fly's defaults. */
+/**
+ * The user request the agent is carrying out, if the newest user lifecycle event is a stop or a
+ * restart: its `signal`/`timeout` (POST /stop body, POST /restart query or body, reference §1a)
+ * win over `stop_config`. The API records them in the event's `request` (control/machine-actions.ts).
+ */
+function requestedStop(rec: AgentMachineRecord): Record<string, unknown> | undefined {
+  const ev = rec.events.find((e) => e.source === 'user' && ['start', 'stop', 'restart', 'update', 'launch'].includes(e.type));
+  if (!ev || (ev.type !== 'stop' && ev.type !== 'restart')) return undefined;
+  return ev.request;
+}
+
+/** How to stop the machine: the user's stop/restart request, else `stop_config`, else Fly's defaults. */
 export function stopOptions(rec: AgentMachineRecord): { signal: string; timeoutMs: number } {
   const sc = rec.config.stop_config ?? {};
+  const req = requestedStop(rec);
   let signal: string = DEFAULT_STOP_SIGNAL;
-  try {
-    if (sc.signal) signal = signalName(sc.signal);
-  } catch {
-    // an unknown signal name in the config: Fly's default rather than a machine that cannot stop
+  for (const candidate of [sc.signal, req?.['signal']]) {
+    if (typeof candidate !== 'string' && typeof candidate !== 'number') continue;
+    try {
+      signal = signalName(candidate);
+    } catch {
+      // an unknown signal name: keep the previous choice rather than a machine that cannot stop
+    }
   }
-  const ns = sc.timeout === undefined ? undefined : parseGoDuration(sc.timeout);
-  return { signal, timeoutMs: ns === undefined || ns < 0 ? DEFAULT_STOP_TIMEOUT_MS : Math.round(ns / NS_PER_MS) };
+  let timeoutMs = DEFAULT_STOP_TIMEOUT_MS;
+  for (const candidate of [sc.timeout, req?.['timeout']]) {
+    if (typeof candidate !== 'string') continue;
+    const ns = parseGoDuration(/^\d+$/.test(candidate) ? `${candidate}s` : candidate);
+    if (ns !== undefined && ns >= 0) timeoutMs = Math.round(ns / NS_PER_MS);
+  }
+  return { signal, timeoutMs };
 }
 
 export class MachineRunner {

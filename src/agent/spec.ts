@@ -73,7 +73,8 @@ export interface SpecInput {
 export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise<TaskSpec> {
   const { rec } = input;
   const image = resolveImage(rec.config.image);
-  const [secrets, mounts] = await Promise.all([loadSecrets(ctx, rec.app), loadMounts(ctx, rec.config)]);
+  // a machine created with skip_secrets (reference §1a create body) gets none of the app's secrets
+  const [secrets, mounts] = await Promise.all([rec.skip_secrets === true ? {} : loadSecrets(ctx, rec.app), loadMounts(ctx, rec.config)]);
   const env = buildMachineEnv({
     app: rec.app,
     machineId: rec.id,

@@ -23,7 +23,10 @@ export function describeCauses(err: unknown): string[] {
   return lines;
 }
 
-/** Prints `err` for a person and returns the exit code (1 for user errors, 2 for bugs). */
+/**
+ * Prints `err` for a person and returns the exit code: 1 when the command failed for a known
+ * reason (any coded error, the user's or the system's), 2 for a bug (an uncoded error).
+ */
 export function handleError(err: unknown, opts: { debug: boolean; io: Io }): number {
   const { io } = opts;
   const coded: HangarError = isHangarError(err)
@@ -36,5 +39,5 @@ export function handleError(err: unknown, opts: { debug: boolean; io: Io }): num
     io.stderr(`\n[${coded.code}]\n`);
     for (const l of describeCauses(coded.cause ?? coded)) io.stderr(`${l}\n`);
   }
-  return coded.spec.user ? 1 : 2;
+  return coded.code === 'HANGAR_ERR_INTERNAL' ? 2 : 1;
 }

@@ -291,6 +291,49 @@ export const ERRORS = {
     user: false,
     suggestion: 'Check `hangar server` is running (it serves .internal DNS), or point --server / HANGAR_DNS_ADDR at the resolver.',
   },
+  HANGAR_ERR_API_BAD_REQUEST: {
+    http: 400,
+    user: true,
+    suggestion: 'Fix the request as the message says (reference: the Fly Machines API).',
+  },
+  HANGAR_ERR_API_WAIT_TIMEOUT: {
+    http: 408,
+    user: true,
+    suggestion: 'The machine did not reach the state in time; wait again, or look at its events and logs.',
+  },
+  HANGAR_ERR_API_LEASE_CONFLICT: {
+    http: 409,
+    user: true,
+    suggestion: 'Another client holds a lease on the machine: send its nonce in fly-machine-lease-nonce, or wait for the lease to expire.',
+  },
+  HANGAR_ERR_API_PRECONDITION: {
+    http: 412,
+    user: true,
+    suggestion: 'The machine is not in a state that allows this; check its state and retry.',
+    flyStatus: 'failed_precondition',
+  },
+  HANGAR_ERR_API_NO_CAPACITY: {
+    http: 412,
+    user: true,
+    suggestion: 'No host in that region can take the machine: try another region.',
+    flyStatus: 'insufficient_capacity',
+  },
+  HANGAR_ERR_API_NAME_TAKEN: {
+    http: 422,
+    user: true,
+    suggestion: 'Choose another name.',
+    flyStatus: 'name_taken',
+  },
+  HANGAR_ERR_API_VALIDATION: {
+    http: 422,
+    user: true,
+    suggestion: 'Fix the field the message names.',
+  },
+  HANGAR_ERR_API_AGENT_UNAVAILABLE: {
+    http: 503,
+    user: false,
+    suggestion: 'The host agent that runs the machine is not answering: check the host is up.',
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,

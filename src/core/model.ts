@@ -14,6 +14,7 @@
  * - `token`          sha256(token) hex / org slug
  * - `host`           host id         / region          (registered and heart-beaten by its agent)
  * - `task_handle`    machine id      / host id         (the agent's persisted driver handle)
+ * - `private_ip`     `<host>/<ip>`   / host id         (address reservation, created with its machine)
  */
 import type { MachineConfig } from './fly/machine-config.js';
 
@@ -27,6 +28,7 @@ export const KINDS = {
   token: 'token',
   host: 'host',
   taskHandle: 'task_handle',
+  privateIp: 'private_ip',
 } as const;
 
 export interface OrgRecord {
@@ -47,6 +49,8 @@ export interface AppRecord {
   network: string;
   internal_numeric_id: number;
   status: 'pending' | 'deployed' | 'suspended';
+  /** Bumped by every secrets change (the `version` of the secrets API). */
+  secrets_version?: number;
   created_at: string;
 }
 

@@ -117,6 +117,8 @@ export interface MachineRecord {
   /** Restarts by the restart policy since the last user start. */
   restart_count: number;
   host_status: 'ok' | 'unknown' | 'unreachable';
+  /** Created with `skip_secrets`: the agent injects none of the app's secrets. */
+  skip_secrets?: boolean;
   /** Where the started machine answers (written by its agent; null when not running). Hangar-only. */
   routing?: MachineRouting | null;
   created_at: string;
