@@ -10,6 +10,7 @@ import type { ControlContext } from '../control/context.js';
 import { newUlid } from '../control/ids.js';
 import { Secrets } from '../control/secrets.js';
 import { WaitHub } from '../control/wait.js';
+import { MachineListCache } from '../control/machine-list.js';
 import { installAuth } from './auth.js';
 import type { Services } from './context.js';
 import { installErrorHandlers, installJsonParser } from './errors.js';
@@ -39,7 +40,7 @@ const BODY_LIMIT = 4 * 1024 * 1024;
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: deps.logger ?? false, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 200 } });
   const ctx: ControlContext = { store: deps.store, bus: deps.bus, dataDir: deps.dataDir, now: deps.now ?? Date.now };
-  const services: Services = { ctx, waits: new WaitHub(deps.store), secrets: new Secrets(ctx) };
+  const services: Services = { ctx, waits: new WaitHub(deps.store), secrets: new Secrets(ctx), machineList: new MachineListCache(ctx) };
   const region = deps.region ?? 'local';
 
   // first hook: every response, errors and 404s included, carries a request id (reference §1a)

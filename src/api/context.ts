@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuthContext, ControlContext } from '../control/context.js';
 import type { WaitHub } from '../control/wait.js';
+import type { MachineListCache } from '../control/machine-list.js';
 import type { Secrets } from '../control/secrets.js';
 import { ApiError } from '../control/errors.js';
 
@@ -12,6 +13,7 @@ export interface Services {
   readonly ctx: ControlContext;
   readonly waits: WaitHub;
   readonly secrets: Secrets;
+  readonly machineList: MachineListCache;
 }
 
 declare module 'fastify' {

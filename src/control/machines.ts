@@ -160,31 +160,6 @@ export async function updateMachine(ctx: ControlContext, app: string, id: string
   return machineView(ctx, rec);
 }
 
-export interface ListMachinesFilter {
-  includeDeleted: boolean;
-  region?: string | undefined;
-  metadata: Record<string, string>;
-}
-
-/** The app's machines, filtered; one scope listing plus one host listing, however many machines. */
-export async function listMachines(ctx: ControlContext, app: string, filter: ListMachinesFilter): Promise<Array<Record<string, unknown>>> {
-  const [machines, hosts] = await Promise.all([
-    ctx.store.list<MachineDoc>(KINDS.machine, { scope: app }),
-    ctx.store.list<HostRecord>(KINDS.host),
-  ]);
-  const now = ctx.now();
-  const status = new Map(hosts.map((h) => [h.id, hostStatus(h.value, now)]));
-  const meta = Object.entries(filter.metadata);
-  const out: Array<Record<string, unknown>> = [];
-  for (const { value: rec } of machines) {
-    if (!filter.includeDeleted && rec.state === 'destroyed') continue;
-    if (filter.region !== undefined && rec.region !== filter.region) continue;
-    if (meta.some(([k, v]) => rec.config.metadata?.[k] !== v)) continue;
-    out.push(machineJson(rec, { hostStatus: status.get(rec.host) ?? 'unknown' }));
-  }
-  return out;
-}
-
 export async function getMachine(ctx: ControlContext, app: string, id: string): Promise<Record<string, unknown>> {
   return machineView(ctx, (await loadMachine(ctx, app, id)).rec);
 }

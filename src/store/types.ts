@@ -159,6 +159,13 @@ export interface StateStore {
   count(kind: string, opts?: { readonly scope?: string }): Promise<number>;
 
   /**
+   * Id and version of every entity of a kind (optionally of one scope), sorted like `list`,
+   * without reading the values: lets a caller keep a per-version cache of something derived
+   * from each entity (e.g. its API JSON) and fetch only what changed.
+   */
+  listVersions(kind: string, opts?: { readonly scope?: string }): Promise<Array<{ id: string; version: number }>>;
+
+  /**
    * Creates or updates an entity; see `PutOptions.expectedVersion` for compare-and-set.
    * `value` must be JSON-serializable (`StoreError` `HANGAR_ERR_STORE_INVALID` otherwise).
    * Returns the stored entity; its `revision` is the new store revision.

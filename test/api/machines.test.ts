@@ -111,6 +111,27 @@ describe('machines', () => {
     assert.equal((await h.call('GET', '/v1/apps/web/machines?include_deleted=maybe')).statusCode, 400);
   });
 
+  it('lists what changed since the previous listing (the JSON cache follows versions)', async () => {
+    type Listed = { id: string; state: string; host_status: string; config: { metadata?: Record<string, string> } };
+    const list = async () => json(await h.call('GET', '/v1/apps/web/machines')) as unknown as Listed[];
+    const m = await create({ config: { image: 'x' }, region: 'fra' });
+    const first = (await list()).find((x) => x.id === m.id);
+    assert.ok(first);
+    await h.observe(m.id, { state: 'started' });
+    assert.equal((await list()).find((x) => x.id === m.id)?.state, 'started');
+    assert.equal((await h.call('POST', `/v1/apps/web/machines/${m.id}/metadata/role`, { value: 'primary' })).statusCode, 204);
+    assert.equal((await list()).find((x) => x.id === m.id)?.config.metadata?.['role'], 'primary');
+    // more changes than one read per machine is worth: the whole app is read again
+    const many = await Promise.all(Array.from({ length: 80 }, () => create({ config: { image: 'x' }, region: 'fra' })));
+    await Promise.all(many.map((x) => h.observe(x.id, { state: 'started' })));
+    const after = await list();
+    for (const x of many) assert.equal(after.find((y) => y.id === x.id)?.state, 'started');
+    assert.ok(after.every((x) => x.host_status === 'ok'), 'host_status is appended per request');
+    assert.equal((await h.call('DELETE', `/v1/apps/web/machines/${m.id}?kill=true`)).statusCode, 200);
+    await h.observe(m.id, { state: 'destroyed' });
+    assert.equal((await list()).some((x) => x.id === m.id), false);
+  });
+
   it('gets a machine, 404 `machine not found` for unknown ids and other apps', async () => {
     const m = await create({ config: { image: 'x' } });
     assert.equal(json(await h.call('GET', `/v1/apps/web/machines/${m.id}`))['id'], m.id);

@@ -249,6 +249,23 @@ export function storeConformance(name: string, factory: StoreFactory): void {
           assert.equal('scope' in ((await s.get('machine', 'm4')) ?? {}), false);
         }));
 
+      it('lists ids and versions without values, per scope and per kind', () =>
+        withStore(async (s) => {
+          await s.put('machine', 'm2', 'x', { scope: 'web' });
+          await s.put('machine', 'm1', 'y', { scope: 'web' });
+          await s.put('machine', 'm1', 'z');
+          await s.put('machine', 'm3', 'w', { scope: 'api' });
+          await s.put('volume', 'v1', 'q', { scope: 'web' });
+          assert.deepEqual(await s.listVersions('machine', { scope: 'web' }), [
+            { id: 'm1', version: 2 },
+            { id: 'm2', version: 1 },
+          ]);
+          assert.deepEqual((await s.listVersions('machine')).map((e) => e.id), ['m1', 'm2', 'm3']);
+          await s.delete('machine', 'm2');
+          assert.deepEqual(await s.listVersions('machine', { scope: 'web' }), [{ id: 'm1', version: 2 }]);
+          assert.deepEqual(await s.listVersions('machine', { scope: 'none' }), []);
+        }));
+
       it('refuses to move an entity to another scope', () =>
         withStore(async (s) => {
           await s.put('machine', 'm1', 1, { scope: 'web' });

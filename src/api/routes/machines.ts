@@ -4,7 +4,7 @@ import { normalizeMachineConfig } from '../../core/fly/api-input.js';
 import { WAITABLE_STATES, type WaitableState } from '../../core/machine/state.js';
 import { loadApp } from '../../control/apps.js';
 import { badRequest } from '../../control/errors.js';
-import { createMachine, destroyMachine, getMachine, listMachines, updateMachine, type CreateMachineInput } from '../../control/machines.js';
+import { createMachine, destroyMachine, getMachine, updateMachine, type CreateMachineInput } from '../../control/machines.js';
 import { loadMachine } from '../../control/machine-store.js';
 import { REGION } from '../../control/names.js';
 import { launchBody, parseBody, queryAll, queryBool, queryOne } from '../bodies.js';
@@ -47,12 +47,14 @@ function waitTimeout(query: unknown): number {
   return Math.min(60, Math.max(1, Number(s)));
 }
 
-export function machineRoutes(app: FastifyInstance, { ctx, waits }: Services): void {
-  app.get('/v1/apps/:app/machines', async (req) => {
+export function machineRoutes(app: FastifyInstance, { ctx, waits, machineList }: Services): void {
+  app.get('/v1/apps/:app/machines', async (req, reply) => {
     const { app: rec } = await loadApp(ctx, authOf(req), param(req, 'app'));
     const region = queryOne(req.query, 'region') || undefined;
     if (region !== undefined && !REGION.test(region)) throw badRequest('invalid region filter');
-    return listMachines(ctx, rec.name, { includeDeleted: queryBool(req.query, 'include_deleted') ?? false, region, metadata: metadataFilter(req.query) });
+    const json = await machineList.listJson(rec.name, { includeDeleted: queryBool(req.query, 'include_deleted') ?? false, region, metadata: metadataFilter(req.query) });
+    // already serialized: sent as is, without Fastify's serializer
+    return reply.type('application/json; charset=utf-8').send(json);
   });
 
   app.post('/v1/apps/:app/machines', async (req) => {

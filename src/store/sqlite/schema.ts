@@ -53,6 +53,8 @@ export const SQL = {
   get: `SELECT ${ENTITY_COLUMNS} FROM entities WHERE kind = ? AND id = ?`,
   listAll: `SELECT ${ENTITY_COLUMNS} FROM entities WHERE kind = ? AND id > ? ORDER BY id LIMIT ?`,
   listScope: `SELECT ${ENTITY_COLUMNS} FROM entities WHERE kind = ? AND scope = ? AND id > ? ORDER BY id LIMIT ?`,
+  versionsAll: 'SELECT id, version FROM entities WHERE kind = ? ORDER BY id',
+  versionsScope: 'SELECT id, version FROM entities WHERE kind = ? AND scope = ? ORDER BY id',
   countAll: 'SELECT count(*) AS n FROM entities WHERE kind = ?',
   countScope: 'SELECT count(*) AS n FROM entities WHERE kind = ? AND scope = ?',
   insert: `INSERT INTO entities (${ENTITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

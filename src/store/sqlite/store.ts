@@ -50,6 +50,7 @@ export class SqliteStore implements StateStore {
   private db: Database.Database | undefined;
   private readonly stmts: { [K in keyof typeof SQL]: Database.Statement };
   private readonly rawList: { all: Database.Statement; scope: Database.Statement };
+  private readonly rawVersions: { all: Database.Statement; scope: Database.Statement };
   private readonly feed: ChangeFeed;
   private readonly retention: number;
   private readonly maxWatchBuffer: number;
@@ -69,6 +70,8 @@ export class SqliteStore implements StateStore {
     this.db = db;
     this.stmts = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, db.prepare(sql)])) as SqliteStore['stmts'];
     this.rawList = { all: db.prepare(SQL.listAll).raw(), scope: db.prepare(SQL.listScope).raw() };
+    // raw rows: listVersions is on the hot path of large listings, and arrays are cheaper than objects
+    this.rawVersions = { all: db.prepare(SQL.versionsAll).raw(), scope: db.prepare(SQL.versionsScope).raw() };
     this.writeTx = db.transaction((ops: PreparedOp[], batch: boolean) => this.runOps(ops, batch)).immediate;
     this.snapshotTx = db.transaction((kinds: string[], scope: string | undefined) => this.readSnapshot(kinds, scope));
     this.changesTx = db.transaction((after: number, limit: number) => ({
@@ -106,6 +109,15 @@ export class SqliteStore implements StateStore {
       (opts.scope === undefined ? this.stmts.countAll.get(kind) : this.stmts.countScope.get(kind, opts.scope)) as { n: number },
     );
     return row.n;
+  }
+
+  async listVersions(kind: string, opts: { readonly scope?: string } = {}): Promise<Array<{ id: string; version: number }>> {
+    checkName('kind', kind);
+    if (opts.scope !== undefined) checkName('scope', opts.scope);
+    const rows = this.guard('listing', () =>
+      (opts.scope === undefined ? this.rawVersions.all.all(kind) : this.rawVersions.scope.all(kind, opts.scope)) as Array<[string, number]>,
+    );
+    return rows.map(([id, version]) => ({ id, version }));
   }
 
   async put<T = unknown>(kind: string, id: string, value: T, opts: PutOptions = {}): Promise<Entity<T>> {
