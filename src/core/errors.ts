@@ -334,6 +334,41 @@ export const ERRORS = {
     user: false,
     suggestion: 'The host agent that runs the machine is not answering: check the host is up.',
   },
+  HANGAR_ERR_DRIVER_CLEANUP: {
+    http: 500,
+    user: false,
+    suggestion: 'Some of what the driver created for the machine could not be removed; the message lists it. Remove it by hand once nothing uses it.',
+  },
+  HANGAR_ERR_NET_INVALID: {
+    http: 500,
+    user: false,
+    suggestion: 'A network spec was malformed; this is a bug in Hangar: report it with --debug output.',
+  },
+  HANGAR_ERR_NET_COMMAND: {
+    http: 503,
+    user: false,
+    suggestion: 'An `ip` or `nft` command failed at the step named; check iproute2 and nftables are installed and Hangar runs as root.',
+  },
+  HANGAR_ERR_NET_NETNS_MISSING: {
+    http: 500,
+    user: false,
+    suggestion: "The machine's network namespace is gone; restart the machine to recreate it.",
+  },
+  HANGAR_ERR_NET_NOT_OWNED: {
+    http: 409,
+    user: true,
+    suggestion: 'A link, namespace or table with a Hangar name exists but Hangar did not make it; rename or remove it yourself.',
+  },
+  HANGAR_ERR_PROXY_LISTEN: {
+    http: 503,
+    user: false,
+    suggestion: 'The proxy could not listen on an address (taken, or not allowed): pick others with --http-addr, --https-addr or the port map.',
+  },
+  HANGAR_ERR_PROXY_BAD_REQUEST: {
+    http: 400,
+    user: true,
+    suggestion: 'The client sent a malformed HTTP request; the proxy answered 400 and closed the connection.',
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,

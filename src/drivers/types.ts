@@ -31,6 +31,8 @@ export interface Fingerprint {
   readonly available: boolean;
   /** Why the driver is unavailable (or degraded), in words for the operator. */
   readonly reason?: string;
+  /** What the operator should know about how it runs here (runtime used, cgroup workaround, ...). */
+  readonly notes?: readonly string[];
   readonly capabilities: DriverCapabilities;
 }
 
@@ -203,7 +205,8 @@ export type DriverErrorCode =
   | 'HANGAR_ERR_DRIVER_NOT_RUNNING'
   | 'HANGAR_ERR_DRIVER_UNSUPPORTED'
   | 'HANGAR_ERR_DRIVER_UNKNOWN'
-  | 'HANGAR_ERR_DRIVER_SIGNAL';
+  | 'HANGAR_ERR_DRIVER_SIGNAL'
+  | 'HANGAR_ERR_DRIVER_CLEANUP';
 
 export class DriverError extends HangarError {
   declare readonly code: DriverErrorCode;

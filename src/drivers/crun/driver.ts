@@ -1,0 +1,470 @@
+/**
+ * The `crun` runtime driver (ARCHITECTURE.md "Interfaces"): each machine is an OCI container in
+ * its own pid/mount/ipc/uts/net namespaces, inside a Hangar-owned cgroup (cgroups.ts), on an
+ * overlay root over the image's unpacked rootfs (rootfs.ts), owned by one monitor process
+ * (monitor.ts) that outlives the agent and records the exit status.
+ *
+ * Names (STYLE.md habit 10): container `hangar-<machine>-<instance suffix>`, cgroup
+ * `<controller>/hangar/<container>`, bundle `<dataDir>/crun/<container>`, netns `hangar-<machine>`.
+ * Destroy removes exactly those, after checking the `hangar-` label.
+ *
+ * Start path: file writes, one `ip -batch` (netns + loopback, only when the netns is new), then
+ * `unshare` → sh monitor → (umount on hybrid hosts) → mount overlay → `crun run`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageStore } from '../../images/store.js';
+import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
+import { DriverError, killedBy, signalName } from '../types.js';
+import { LogFiles, rotatedPath } from '../process/logs.js';
+import { readStat } from '../process/procfs.js';
+import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroup, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
+import { execInMachine } from './exec.js';
+import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
+import { go, installMonitor, readExitFile, spawnMonitor } from './monitor.js';
+import { ensureNetns, netnsOwnedBy, removeNetns } from './netns.js';
+import { nofileLimit, parseNofileHard } from './oci-spec.js';
+import { resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
+import { machineProcessStats } from './ps.js';
+import { DEFAULT_ROOTS, findBinary, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
+
+export interface CrunDriverOptions {
+  /** Hangar's data dir: bundles live in `<dataDir>/crun`, images in `<dataDir>/images`. */
+  readonly dataDir: string;
+  /** The image store to resolve image references with (opened on `dataDir` when not given). */
+  readonly images?: ImageStore;
+  /** Which OCI runtime: `auto` (default) prefers crun and falls back to runc. */
+  readonly runtime?: RuntimeKind | 'auto';
+  /** Poll interval for recovered machines and log files (ms). Default 200. */
+  readonly pollMs?: number;
+  /** pids.max of each machine (tasks, i.e. threads, count). Default 4096. */
+  readonly pidsLimit?: number;
+  /** Called after the netns exists and before the container starts (src/net/ adds the 6PN veth here). */
+  readonly networkSetup?: (netnsPath: string, spec: CrunTaskSpec) => Promise<void>;
+  /** Called before destroy deletes the netns. */
+  readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
+}
+
+/** `fingerprint()` with the operator-facing notes (cgroup mode, workaround, runtime). */
+export interface CrunFingerprint extends Fingerprint {
+  readonly notes: readonly string[];
+}
+
+interface Task {
+  readonly handle: CrunHandle;
+  exit?: ExitResult;
+  readonly exited: Promise<ExitResult>;
+  readonly settle: (r: ExitResult) => void;
+  /** true when this instance is not the monitor's parent and must poll. */
+  readonly polled: boolean;
+}
+
+const START_TIMEOUT_MS = 60_000;
+const CAPABILITIES = { suspend: false, exec: true, isolation: 'container', mounts: true, oomDetection: true } as const;
+
+export class CrunDriver implements RuntimeDriver {
+  readonly name = 'crun';
+  private readonly opts: CrunDriverOptions;
+  private readonly root: string;
+  private readonly tasks = new Map<string, Task>();
+  private readonly logFiles = new LogFiles();
+  private layout: CgroupLayout | undefined;
+  private runtimeChoice: Runtime | undefined;
+  private images: Promise<ImageStore> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private waiters = 0;
+  private closed = false;
+
+  constructor(opts: CrunDriverOptions) {
+    this.opts = opts;
+    this.root = join(opts.dataDir, 'crun');
+    if (opts.images) this.images = Promise.resolve(opts.images);
+  }
+
+  private get monitorScript(): string {
+    return join(this.root, 'monitor.sh');
+  }
+
+  async fingerprint(): Promise<CrunFingerprint> {
+    const notes: string[] = [];
+    if (process.platform !== 'linux') return { available: false, reason: 'crun needs Linux', capabilities: CAPABILITIES, notes };
+    if (process.getuid?.() !== 0) return { available: false, reason: 'the crun driver needs root (namespaces, cgroups, overlayfs)', capabilities: CAPABILITIES, notes };
+    const rt = this.pickRuntime();
+    if (!rt) return { available: false, reason: 'neither crun nor runc is installed (apt-get install crun)', capabilities: CAPABILITIES, notes };
+    for (const tool of ['unshare', 'ip', 'mount']) {
+      if (!findBinary(tool)) return { available: false, reason: `${tool} is not installed (util-linux / iproute2)`, capabilities: CAPABILITIES, notes };
+    }
+    const layout = this.cgroups();
+    if (!layout.controllers.memory) return { available: false, reason: 'no memory cgroup controller on this host', capabilities: CAPABILITIES, notes: [describeLayout(layout)] };
+    notes.push(`runtime: ${rt.kind} (${rt.path})${rt.kind === 'runc' ? ', crun not found: falling back to runc' : ''}`, describeLayout(layout));
+    return { available: true, reason: notes.join('; '), capabilities: CAPABILITIES, notes };
+  }
+
+  async start(input: TaskSpec): Promise<TaskHandle> {
+    const spec = input as CrunTaskSpec;
+    const rt = this.pickRuntime();
+    if (!rt) throw new DriverError('HANGAR_ERR_DRIVER_START', 'neither crun nor runc is installed');
+    const id = containerId(spec.machineId, spec.instanceId);
+    const nsName = netnsName(spec.machineId);
+    const bundleDir = join(this.root, id);
+    const image = await resolveImage(spec.image, () => this.imageStore());
+    await this.clearPrevious(rt, id, bundleDir);
+    const layout = this.cgroups();
+    const cg = machineCgroup(layout, id);
+    const createdBundle = !existsSync(bundleDir);
+    const nsPath = await ensureNetns(nsName, id, join(this.root, 'netns'));
+    const undo = async (): Promise<void> => {
+      removeMachineCgroup(cg);
+      await removeNetns(nsName, id, join(this.root, 'netns'));
+      if (createdBundle) rmSync(bundleDir, { recursive: true, force: true });
+    };
+    let child: ChildProcess | undefined;
+    try {
+      if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
+      const bundle = writeBundle({
+        spec,
+        image,
+        bundle: bundleDir,
+        netnsPath: nsPath,
+        nofile: nofileLimit(hostNofileHard()),
+        // runc cannot leave cgroups alone: give it a child of the machine's cgroup, so our limits still hold.
+        ...(rt.kind === 'runc' ? { cgroupsPath: `/hangar/${id}/runc` } : {}),
+      });
+      const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
+      createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
+      installMonitor(this.monitorScript);
+      const createdStateDir = !existsSync(spec.stateDir);
+      mkdirSync(spec.stateDir, { recursive: true });
+      const stdoutPath = join(spec.stateDir, 'stdout.log');
+      const stderrPath = join(spec.stateDir, 'stderr.log');
+      const pidFile = join(bundleDir, 'init.pid');
+      const exitFile = join(bundleDir, 'exit');
+      const logFile = join(bundleDir, 'runtime.log');
+      for (const f of [pidFile, exitFile, logFile]) rmSync(f, { force: true });
+      child = spawnMonitor(
+        {
+          script: this.monitorScript,
+          log: logFile,
+          exitFile,
+          unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '',
+          lower: bundle.lower,
+          upper: bundle.upper,
+          work: bundle.work,
+          rootfs: bundle.rootfs,
+          runtimeArgv: runArgv(rt, id, bundleDir, pidFile, logFile),
+        },
+        stdoutPath,
+        stderrPath,
+      );
+      const monitorPid = child.pid;
+      if (monitorPid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
+      child.unref();
+      const monitorStat = readStat(monitorPid);
+      const exitedEarly = new Promise<number>((resolve) => child?.once('exit', (code: number | null) => resolve(code ?? -1)));
+      enterCgroup(cg, monitorPid);
+      go(child);
+      const pid = await waitForPid(pidFile, exitedEarly);
+      if (pid === undefined) {
+        const why = readText(logFile).trim() || readText(stderrPath).trim().split('\n').slice(-3).join('\n') || 'the runtime exited before the container started';
+        throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${why}`);
+      }
+      const handle: CrunHandle = {
+        driver: 'crun',
+        version: 1,
+        machine_id: spec.machineId,
+        instance_id: spec.instanceId,
+        container_id: id,
+        runtime: rt.path,
+        runtime_root: rt.root,
+        bundle: bundleDir,
+        pid,
+        start_ticks: readStat(pid)?.startTicks ?? 0,
+        monitor_pid: monitorPid,
+        monitor_start_ticks: monitorStat?.startTicks ?? 0,
+        started_at: new Date().toISOString(),
+        cgroup: cg,
+        netns: nsName,
+        state_dir: spec.stateDir,
+        created_state_dir: createdStateDir,
+        stdout_path: stdoutPath,
+        stderr_path: stderrPath,
+        log_max_bytes: spec.logs.maxBytes,
+      };
+      const task = this.track(handle, false);
+      void exitedEarly.then((status) => this.finish(task, readExitFile(exitFile) ?? (status >= 0 ? status : undefined)));
+      return handle;
+    } catch (err) {
+      if (child?.pid !== undefined) killQuietly(child.pid);
+      await undo();
+      if (err instanceof DriverError) throw err;
+      throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  wait(handle: TaskHandle): Promise<ExitResult> {
+    const task = this.attach(handle);
+    if (task.exit) return Promise.resolve(task.exit);
+    this.waiters++;
+    this.updateTimer();
+    return task.exited.finally(() => {
+      this.waiters--;
+      this.updateTimer();
+    });
+  }
+
+  async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
+    const task = this.attach(handle);
+    if (task.exit) return task.exit;
+    this.kill(task, signalName(opts.signal));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
+    const first = await Promise.race([this.wait(handle), timedOut]);
+    clearTimeout(timer);
+    if (first === 'timeout') this.kill(task, 'SIGKILL');
+    return this.wait(handle);
+  }
+
+  async signal(handle: TaskHandle, sig: string | number): Promise<void> {
+    const task = this.attach(handle);
+    const name = signalName(sig);
+    if (!this.checkAlive(task)) throw notRunning(task);
+    this.kill(task, name);
+  }
+
+  async destroy(handle: TaskHandle): Promise<void> {
+    const task = this.attach(handle);
+    const h = task.handle;
+    if (!task.exit) await this.stop(handle, { signal: 'SIGKILL', timeoutMs: 5000 });
+    const problems: string[] = [];
+    await until(() => !sameProcess(h.monitor_pid, h.monitor_start_ticks), 5000);
+    const rt: Runtime = { kind: h.runtime.endsWith('runc') ? 'runc' : 'crun', path: h.runtime, root: h.runtime_root };
+    if (existsSync(join(h.runtime_root, h.container_id))) {
+      const r = await runtimeDelete(rt, h.container_id);
+      if (r.code !== 0 && existsSync(join(h.runtime_root, h.container_id))) problems.push(`runtime delete: ${r.stderr.trim()}`);
+    }
+    // Whatever still sits in the machine's cgroup (an exec helper, a monitor stuck in its handshake) is the machine's.
+    await until(() => {
+      for (const pid of cgroupPids(h.cgroup)) killQuietly(pid);
+      return cgroupPids(h.cgroup).length === 0;
+    }, 5000);
+    problems.push(...removeMachineCgroup(h.cgroup));
+    const markers = join(this.root, 'netns');
+    if (this.opts.networkTeardown && netnsOwnedBy(h.netns, h.container_id, markers)) await this.opts.networkTeardown(join('/run/netns', h.netns), handle);
+    const nsProblem = await removeNetns(h.netns, h.container_id, markers);
+    if (nsProblem) problems.push(nsProblem);
+    if (h.bundle === join(this.root, h.container_id)) rmSync(h.bundle, { recursive: true, force: true });
+    this.logFiles.remove(h.container_id);
+    this.tasks.delete(h.container_id);
+    for (const p of [h.stdout_path, h.stderr_path, rotatedPath(h.stdout_path), rotatedPath(h.stderr_path)]) rmSync(p, { force: true });
+    if (h.created_state_dir) {
+      try {
+        rmdirSync(h.state_dir); // only when empty: anything else in it is not ours
+      } catch {
+        // not empty or already gone
+      }
+    }
+    this.updateTimer();
+    // No driver error code fits a failed cleanup yet (reported to the lead: HANGAR_ERR_DRIVER_CLEANUP).
+    if (problems.length > 0) throw new DriverError('HANGAR_ERR_DRIVER_CLEANUP', `destroy of ${h.container_id} left: ${problems.join('; ')}`);
+  }
+
+  async inspect(handle: TaskHandle): Promise<TaskInspection> {
+    const task = this.attach(handle);
+    this.checkAlive(task);
+    return { running: task.exit === undefined, pid: task.handle.pid, started_at: task.handle.started_at, ...(task.exit ? { exit: task.exit } : {}) };
+  }
+
+  async recover(handle: TaskHandle): Promise<'running' | 'exited'> {
+    return this.checkAlive(this.attach(handle)) ? 'running' : 'exited';
+  }
+
+  async exec(handle: TaskHandle, opts: ExecOptions): Promise<ExecResult> {
+    const task = this.attach(handle);
+    if (!this.checkAlive(task)) throw notRunning(task);
+    const h = task.handle;
+    installMonitor(this.monitorScript);
+    const runtime: Runtime = { kind: h.runtime.endsWith('runc') ? 'runc' : 'crun', path: h.runtime, root: h.runtime_root };
+    return execInMachine({ runtime, containerId: h.container_id, bundle: h.bundle, cgroup: h.cgroup, monitorScript: this.monitorScript }, opts);
+  }
+
+  async ps(handle: TaskHandle): Promise<ProcessStat[]> {
+    const task = this.attach(handle);
+    if (!this.checkAlive(task)) return [];
+    return machineProcessStats(task.handle.cgroup, task.handle.pid);
+  }
+
+  logs(handle: TaskHandle, opts: LogFollowOptions): LogSubscription {
+    const task = this.attach(handle);
+    return this.logFiles.follow(task.handle.container_id, opts);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const task of this.tasks.values()) this.logFiles.remove(task.handle.container_id);
+    this.tasks.clear();
+  }
+
+  private pickRuntime(): Runtime | undefined {
+    if (this.runtimeChoice) return this.runtimeChoice;
+    const want = this.opts.runtime ?? 'auto';
+    for (const kind of want === 'auto' ? (['crun', 'runc'] as const) : [want]) {
+      const path = findBinary(kind);
+      if (path) return (this.runtimeChoice = { kind, path, root: DEFAULT_ROOTS[kind] });
+    }
+    return undefined;
+  }
+
+  private cgroups(): CgroupLayout {
+    return (this.layout ??= detectCgroups());
+  }
+
+  private imageStore(): Promise<ImageStore> {
+    return (this.images ??= ImageStore.open({ dataDir: this.opts.dataDir }));
+  }
+
+  /** Before a start: the previous run of this machine version must be gone (a running one is refused). */
+  private async clearPrevious(rt: Runtime, id: string, bundleDir: string): Promise<void> {
+    const known = this.tasks.get(id);
+    if (known && this.checkAlive(known)) throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already running`);
+    if (existsSync(join(rt.root, id))) {
+      const state = await runtimeState(rt, id);
+      if (state?.status === 'running' || state?.status === 'created') throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already ${state.status}`);
+      await runtimeDelete(rt, id);
+    }
+    this.tasks.delete(id);
+    this.logFiles.remove(id);
+    // The last run's cgroup was kept for its OOM counter; it is empty now.
+    removeMachineCgroup(machineCgroup(this.cgroups(), id));
+    void bundleDir;
+  }
+
+  private attach(handle: TaskHandle): Task {
+    if (this.closed) throw new DriverError('HANGAR_ERR_DRIVER_HANDLE', 'the crun driver was closed');
+    const h = parseCrunHandle(handle);
+    return this.tasks.get(h.container_id) ?? this.track(h, true);
+  }
+
+  private track(handle: CrunHandle, polled: boolean): Task {
+    let settle: (r: ExitResult) => void = () => {};
+    const exited = new Promise<ExitResult>((resolve) => (settle = resolve));
+    const task: Task = { handle, exited, settle, polled };
+    this.tasks.set(handle.container_id, task);
+    this.logFiles.add(handle.container_id, { stdout: handle.stdout_path, stderr: handle.stderr_path }, handle.log_max_bytes);
+    if (polled) this.checkAlive(task);
+    this.updateTimer();
+    return task;
+  }
+
+  /** true while the machine runs; for a polled task, this is where its exit is noticed. */
+  private checkAlive(task: Task): boolean {
+    if (task.exit) return false;
+    const h = task.handle;
+    if (sameProcess(h.pid, h.start_ticks)) return true;
+    if (!task.polled) return !task.exit;
+    // The init is gone; the monitor records the status once the runtime has cleaned up.
+    if (sameProcess(h.monitor_pid, h.monitor_start_ticks)) return true;
+    this.finish(task, readExitFile(join(h.bundle, 'exit')));
+    return false;
+  }
+
+  private finish(task: Task, status: number | undefined): void {
+    if (task.exit) return;
+    const result = exitResult(status, oomKills(task.handle.cgroup) > 0);
+    task.exit = result;
+    this.logFiles.flush(task.handle.container_id);
+    task.settle(result);
+    this.updateTimer();
+  }
+
+  private kill(task: Task, sig: NodeJS.Signals): void {
+    if (!sameProcess(task.handle.pid, task.handle.start_ticks)) return;
+    killQuietly(task.handle.pid, sig);
+  }
+
+  private tick(): void {
+    this.logFiles.tick();
+    for (const task of this.tasks.values()) if (task.polled) this.checkAlive(task);
+  }
+
+  private updateTimer(): void {
+    const needed = !this.closed && this.tasks.size > 0;
+    if (needed && !this.timer) this.timer = setInterval(() => this.tick(), this.opts.pollMs ?? 200);
+    else if (!needed && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    if (this.timer) {
+      if (this.waiters > 0) this.timer.ref();
+      else this.timer.unref();
+    }
+  }
+}
+
+/**
+ * The ExitResult of a runtime exit status: the runtime reports a signal death as 128 + signal
+ * (shell convention), so 129..192 is read as a signal. An OOM kill is a SIGKILL in a cgroup whose
+ * OOM counter moved.
+ */
+export function exitResult(status: number | undefined, oomCounted: boolean, at = new Date()): ExitResult {
+  if (status === undefined) return { exit_code: -1, exit_code_unknown: true, oom_killed: oomCounted, exited_at: at.toISOString() };
+  if (status > 128 && status <= 128 + 64) {
+    try {
+      const r = killedBy(signalName(status - 128), at);
+      return { ...r, oom_killed: oomCounted && r.signal === 'SIGKILL' };
+    } catch {
+      // not a signal number this host knows: a plain exit code
+    }
+  }
+  return { exit_code: status, oom_killed: false, exited_at: at.toISOString() };
+}
+
+function sameProcess(pid: number, startTicks: number): boolean {
+  const st = readStat(pid);
+  return st !== undefined && st.startTicks === startTicks && st.state !== 'Z' && st.state !== 'X';
+}
+
+function killQuietly(pid: number, sig: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone meanwhile
+  }
+}
+
+function notRunning(task: Task): DriverError {
+  return new DriverError('HANGAR_ERR_DRIVER_NOT_RUNNING', `machine ${task.handle.machine_id} (container ${task.handle.container_id}) is not running`);
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function hostNofileHard(): number | undefined {
+  return parseNofileHard(readText('/proc/self/limits'));
+}
+
+/** The container's pid once the runtime wrote it; undefined when the monitor exited first. */
+async function waitForPid(pidFile: string, exited: Promise<number>): Promise<number | undefined> {
+  let done = false;
+  void exited.then(() => (done = true));
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 20)) {
+    const text = readText(pidFile).trim();
+    if (/^\d+$/.test(text)) return Number(text);
+    if (done) return undefined;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  return undefined;
+}
+
+async function until(pred: () => boolean, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}

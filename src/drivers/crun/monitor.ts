@@ -1,0 +1,110 @@
+/**
+ * The per-machine monitor: the one process that owns a running container (STYLE.md habit 2).
+ *
+ * `crun run` in the foreground is the container's parent and exits with its status; the monitor
+ * (a POSIX sh script, so starting it costs a millisecond, not a Node start) runs it and writes the
+ * status to the bundle, so an agent that restarted meanwhile still learns the exit code. It is
+ * spawned detached (own session, files for stdio), so it and the machine outlive the agent.
+ *
+ * It runs under `unshare -m --propagation slave`: a private mount namespace in which
+ *  - on a hybrid host the cgroup2 mount is unmounted (crun refuses hybrid hosts otherwise), and
+ *  - the overlay root is mounted, so it exists only for the machine's lifetime and never shows
+ *    in (or leaks from) the host's mount table. `slave` (not `private`) so that host unmounts,
+ *    e.g. `ip netns delete` of another machine, still reach this namespace and free that netns.
+ *
+ * Handshake: the script first reads a line "go" from stdin; the driver writes it after moving
+ * the monitor into the machine's cgroup, so crun and the container start inside it.
+ *
+ * The script takes everything as argv (never a shell string, STYLE.md habit 8); the driver
+ * writes it into its data dir from this constant, so the build needs no extra file copying.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export const MONITOR_SCRIPT = `#!/bin/sh
+# Hangar crun monitor, written by the crun driver (src/drivers/crun/monitor.ts). Do not edit.
+# usage: monitor.sh run <log> <exit-file> <unmount-or-empty> <lowerdir> <upperdir> <workdir> <rootfs> <runtime argv...>
+#        monitor.sh exec <runtime argv...>
+mode=$1
+shift
+IFS= read -r go || exit 125
+[ "$go" = go ] || exit 125
+if [ "$mode" = exec ]; then exec "$@"; fi
+log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
+shift 7
+if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$rootfs" 2>>"$log" || exit 125
+"$@" </dev/null
+status=$?
+# Read only after this process is gone, so a plain write is enough.
+printf '%s\\n' "$status" >"$exit_file"
+exit "$status"
+`;
+
+/** Writes the monitor script to `path` unless it is already there with this content. */
+export function installMonitor(path: string): void {
+  try {
+    if (readFileSync(path, 'utf8') === MONITOR_SCRIPT) return;
+  } catch {
+    // missing: write it
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, MONITOR_SCRIPT, { mode: 0o755 });
+}
+
+export interface MonitorRun {
+  readonly script: string;
+  readonly log: string;
+  readonly exitFile: string;
+  /** The cgroup2 mount to unmount first (hybrid hosts), or ''. */
+  readonly unmount: string;
+  readonly lower: string;
+  readonly upper: string;
+  readonly work: string;
+  readonly rootfs: string;
+  readonly runtimeArgv: readonly string[];
+}
+
+/**
+ * Characters that would break overlayfs' comma-separated mount options or its ':'-separated
+ * lowerdir list. Paths are the driver's own; this guards against an odd data dir.
+ */
+export function overlayPathProblem(path: string): string | undefined {
+  return /[,:\\\n]/.test(path) ? `${path} contains a character overlayfs mount options cannot carry (, : \\ or newline)` : undefined;
+}
+
+/** The argv that starts a monitor in its own mount namespace. Pure. */
+export function monitorArgv(run: MonitorRun): string[] {
+  return ['-m', '--propagation', 'slave', '--', '/bin/sh', run.script, 'run', run.log, run.exitFile, run.unmount, run.lower, run.upper, run.work, run.rootfs, ...run.runtimeArgv];
+}
+
+/**
+ * Spawns `unshare … monitor.sh run …` detached, with the machine's log files as stdout/stderr
+ * (crun passes them on to the container). `unshare` execs the script in the same process, so
+ * the returned child's pid is the monitor's. The caller moves it into the cgroup, then calls `go`.
+ */
+export function spawnMonitor(run: MonitorRun, stdoutPath: string, stderrPath: string): ChildProcess {
+  // O_APPEND: the driver may truncate the files under the machine (log bounding) and writes still land at the end.
+  const out = openSync(stdoutPath, 'a');
+  const err = openSync(stderrPath, 'a');
+  try {
+    return spawn('unshare', monitorArgv(run), { detached: true, stdio: ['pipe', out, err], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+}
+
+/** Releases a monitor waiting in its handshake: it may now start the runtime. */
+export function go(child: ChildProcess, stdin = ''): void {
+  child.stdin?.on('error', () => {});
+  child.stdin?.end(`go\n${stdin}`);
+}
+
+/** The exit status the monitor recorded; undefined when it recorded none (it was killed, or failed before crun ran). */
+export function readExitFile(path: string): number | undefined {
+  if (!existsSync(path)) return undefined;
+  const n = Number(readFileSync(path, 'utf8').trim());
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}

@@ -1,0 +1,137 @@
+/**
+ * The one edge of src/net that runs processes: `ip -batch -`, `ip -n <netns> -batch -` and
+ * `nft -f -`, always as argv arrays with the batch or ruleset on stdin (STYLE.md habit 8), plus
+ * the read-only queries plans need (`ip -j -d link show`, `nft -j list tables`).
+ *
+ * {@link NetRunner} does not order calls itself; {@link Serial} is the queue the owner
+ * (machine.ts `HostNetwork`) puts every multi-step change through, so two machines starting at
+ * once cannot interleave "bridge missing → create bridge" or re-render the nftables table from a
+ * stale view (STYLE.md habit 2).
+ */
+import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { NetError } from './errors.js';
+import { failedStep, NETNS_DIR, renderBatch, type IpBatch, type ObservedLink } from './plan.js';
+
+/** Output of a finished process. */
+export interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Paths of the tools; tests point them at missing files to exercise the failure paths. */
+export interface NetRunnerOptions {
+  readonly ip?: string;
+  readonly nft?: string;
+}
+
+/** Runs `file` with `args`, writes `input` to its stdin, collects its output. Never a shell. */
+export function runProcess(file: string, args: readonly string[], input: string, step: string): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) =>
+      reject(new NetError('HANGAR_ERR_NET_COMMAND', `${step}: cannot run ${file}: ${err.message}`, { step, cause: err })),
+    );
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A child that exits before reading stdin gives EPIPE; its exit status tells the story.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n').filter((l) => l.length > 0).slice(0, 3).join(' / ');
+}
+
+/** Runs `ip` and `nft` for src/net. */
+export class NetRunner {
+  readonly ipPath: string;
+  readonly nftPath: string;
+
+  constructor(options: NetRunnerOptions = {}) {
+    this.ipPath = options.ip ?? 'ip';
+    this.nftPath = options.nft ?? 'nft';
+  }
+
+  /**
+   * Runs a batch in one `ip` process. `ip -batch` stops at the first failing line and names it
+   * (`Command failed -:N`); the error carries that line's step.
+   * @throws NetError `HANGAR_ERR_NET_COMMAND`
+   */
+  async ipBatch(batch: IpBatch): Promise<void> {
+    if (batch.commands.length === 0) return;
+    const args = batch.netns === undefined ? ['-batch', '-'] : ['-n', batch.netns, '-batch', '-'];
+    const first = batch.commands[0]?.step ?? 'ip batch';
+    const ran = await runProcess(this.ipPath, args, renderBatch(batch), first);
+    if (ran.code === 0) return;
+    const failed = failedStep(batch, ran.stderr);
+    const step = failed?.step ?? (batch.netns === undefined ? first : `enter netns ${batch.netns}`);
+    const what = failed ? `ip ${failed.args.join(' ')}` : `ip ${args.join(' ')}`;
+    throw new NetError('HANGAR_ERR_NET_COMMAND', `${step}: ${what} failed: ${firstLine(ran.stderr) || `exit ${ran.code}`}`, { step });
+  }
+
+  /**
+   * Applies an nftables script atomically (`nft -f -`).
+   * @throws NetError `HANGAR_ERR_NET_COMMAND`
+   */
+  async nft(script: string, step: string): Promise<void> {
+    const ran = await runProcess(this.nftPath, ['-f', '-'], script, step);
+    if (ran.code !== 0) {
+      throw new NetError('HANGAR_ERR_NET_COMMAND', `${step}: nft -f - failed: ${firstLine(ran.stderr) || `exit ${ran.code}`}`, { step });
+    }
+  }
+
+  /** Links of the host namespace, or of `netns`, with kind and alias. */
+  async links(netns?: string): Promise<ObservedLink[]> {
+    const args = [...(netns === undefined ? [] : ['-n', netns]), '-j', '-d', 'link', 'show'];
+    const step = netns === undefined ? 'list links' : `list links in netns ${netns}`;
+    const ran = await runProcess(this.ipPath, args, '', step);
+    if (ran.code !== 0) throw new NetError('HANGAR_ERR_NET_COMMAND', `${step}: ip ${args.join(' ')} failed: ${firstLine(ran.stderr)}`, { step });
+    return parseLinks(ran.stdout);
+  }
+
+  /** The owned-or-not state of one link of the host namespace; undefined when it does not exist. */
+  async link(name: string): Promise<ObservedLink | undefined> {
+    return (await this.links()).find((l) => l.name === name);
+  }
+
+  /** Names of the named network namespaces (entries of /run/netns). */
+  async netnsNames(): Promise<string[]> {
+    try {
+      return (await readdir(NETNS_DIR)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new NetError('HANGAR_ERR_NET_COMMAND', `list netns: cannot read ${NETNS_DIR}: ${(err as Error).message}`, { step: 'list netns', cause: err });
+    }
+  }
+
+  /** Names of the `inet` tables in nftables. */
+  async inetTables(): Promise<string[]> {
+    const ran = await runProcess(this.nftPath, ['-j', 'list', 'tables', 'inet'], '', 'list nftables tables');
+    if (ran.code !== 0) throw new NetError('HANGAR_ERR_NET_COMMAND', `list nftables tables: nft failed: ${firstLine(ran.stderr)}`, { step: 'list nftables tables' });
+    const doc = JSON.parse(ran.stdout) as { nftables?: Array<{ table?: { family?: string; name?: string } }> };
+    return (doc.nftables ?? []).flatMap((e) => (e.table?.family === 'inet' && e.table.name ? [e.table.name] : []));
+  }
+}
+
+/** Parses `ip -j -d link show` output. */
+export function parseLinks(json: string): ObservedLink[] {
+  const rows = JSON.parse(json.trim() === '' ? '[]' : json) as Array<{ ifname?: string; ifalias?: string; master?: string; linkinfo?: { info_kind?: string } }>;
+  return rows.flatMap((r) => (r.ifname ? [{ name: r.ifname, kind: r.linkinfo?.info_kind, alias: r.ifalias, master: r.master }] : []));
+}
+
+/** A FIFO of async jobs: each starts after the previous one settled (fulfilled or not). */
+export class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(job);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}

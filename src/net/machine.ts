@@ -1,0 +1,146 @@
+/**
+ * The owner of 6PN host networking (STYLE.md habit 2): every change to bridges, veths and the
+ * nftables table goes through one {@link HostNetwork}, serialized. The crun driver gets its
+ * `networkSetup` / `networkTeardown` hooks from here; the agent calls `ensureNetwork` before it
+ * starts a network's DNS listener on `<network>::3` (the address lives on the bridge).
+ *
+ * Per machine the work is two `ip -batch` processes (host side, then inside the netns) plus,
+ * only when the set of networks changed, one `nft -f` run.
+ */
+import { stat } from 'node:fs/promises';
+import { bridgeAddress, resolverAddress } from '../core/net/sixpn.js';
+import { NetRunner, Serial } from './apply.js';
+import { ensureBridge, ensureIpv6Forwarding, IPV6_FORWARDING, removeBridge } from './bridge.js';
+import { NetError } from './errors.js';
+import { Isolation } from './isolation.js';
+import {
+  bridgeName,
+  DEFAULT_TABLE,
+  netnsNameFromPath,
+  ownedLink,
+  planMachine,
+  planMachineTeardown,
+  vethName,
+  type MachineNetSpec,
+  type NetworkSpec,
+} from './plan.js';
+
+export type { MachineNetSpec, NetworkSpec } from './plan.js';
+
+/** What a machine got: the values for `private_ip`, `/etc/resolv.conf` and debugging. */
+export interface MachineNetwork {
+  readonly address: string;
+  readonly gateway: string;
+  readonly resolver: string;
+  readonly hostInterface: string;
+  readonly bridge: string;
+}
+
+/** Signature of the hook the crun driver calls once the machine's netns exists. */
+export type NetworkSetup = (netnsPath: string, spec: MachineNetSpec) => Promise<MachineNetwork>;
+/** Signature of the hook the crun driver calls when the machine stops (before the netns goes). */
+export type NetworkTeardown = (netnsPath: string | undefined, spec: Pick<MachineNetSpec, 'machineId'>) => Promise<void>;
+
+export interface HostNetworkOptions {
+  readonly runner?: NetRunner;
+  /** nftables table (family inet); default `hangar`. Tests use `hangar-test-<pid>`. */
+  readonly table?: string;
+  /** Path of the IPv6 forwarding sysctl; tests of the failure path point it elsewhere. */
+  readonly forwardingSysctl?: string;
+}
+
+/** Serialized owner of this host's 6PN links and nftables table. */
+export class HostNetwork {
+  readonly runner: NetRunner;
+  readonly isolation: Isolation;
+  private readonly serial = new Serial();
+  private readonly forwardingSysctl: string;
+
+  constructor(options: HostNetworkOptions = {}) {
+    this.runner = options.runner ?? new NetRunner();
+    this.isolation = new Isolation(this.runner, options.table ?? DEFAULT_TABLE);
+    this.forwardingSysctl = options.forwardingSysctl ?? IPV6_FORWARDING;
+  }
+
+  /**
+   * Ensures a network's bridge (gateway `::1`, resolver `::3`), IPv6 forwarding and the
+   * isolation rules. Idempotent.
+   */
+  ensureNetwork(spec: NetworkSpec): Promise<void> {
+    return this.serial.run(() => this.ensureNetworkNow(spec));
+  }
+
+  /**
+   * Removes a network's bridge and its rules when no machine is plugged into it.
+   * @returns false when the bridge was absent or still in use.
+   */
+  removeNetwork(network: number): Promise<boolean> {
+    return this.serial.run(async () => {
+      const removed = await removeBridge(this.runner, network);
+      await this.isolation.sync();
+      return removed;
+    });
+  }
+
+  /**
+   * Plugs a machine's netns into its network: the crun driver's `networkSetup` hook. A veth
+   * left over from an earlier run of the same machine is replaced. On failure, what this call
+   * created is removed again.
+   * @throws NetError `HANGAR_ERR_NET_NETNS_MISSING`, `HANGAR_ERR_NET_NOT_OWNED`,
+   *   `HANGAR_ERR_NET_INVALID`, `HANGAR_ERR_NET_COMMAND` (naming the failed step)
+   */
+  readonly networkSetup: NetworkSetup = (netnsPath, spec) =>
+    this.serial.run(async () => {
+      const netns = netnsNameFromPath(netnsPath);
+      const plan = planMachine(spec, netns); // validates the spec before anything is touched
+      try {
+        await stat(netnsPath);
+      } catch {
+        throw new NetError('HANGAR_ERR_NET_NETNS_MISSING', `machine ${spec.machineId}: netns ${netnsPath} does not exist`, {
+          step: `machine ${spec.machineId}: find netns ${netns}`,
+        });
+      }
+      await this.ensureNetworkNow(spec);
+      await this.deleteVeth(spec.machineId);
+      await this.runner.ipBatch(plan.host);
+      try {
+        await this.runner.ipBatch(plan.inside);
+      } catch (err) {
+        await this.deleteVeth(spec.machineId).catch(() => undefined);
+        throw err;
+      }
+      return {
+        address: spec.address,
+        gateway: bridgeAddress(spec.hostPrefix),
+        resolver: resolverAddress(spec.network),
+        hostInterface: vethName(spec.machineId),
+        bridge: bridgeName(spec.network),
+      };
+    });
+
+  /**
+   * Unplugs a machine: deletes its veth pair (the `eth0` inside the netns goes with it). The
+   * netns itself belongs to the driver. A machine that has no veth is a no-op.
+   * @throws NetError `HANGAR_ERR_NET_NOT_OWNED` when the veth name is taken by a foreign link.
+   */
+  readonly networkTeardown: NetworkTeardown = (_netnsPath, spec) => this.serial.run(() => this.deleteVeth(spec.machineId));
+
+  private async ensureNetworkNow(spec: NetworkSpec): Promise<void> {
+    await ensureIpv6Forwarding(this.forwardingSysctl);
+    await ensureBridge(this.runner, spec);
+    await this.isolation.sync([spec.network]);
+  }
+
+  private async deleteVeth(machineId: string): Promise<void> {
+    const name = vethName(machineId);
+    const found = await this.runner.link(name);
+    if (!found) return;
+    const owned = ownedLink(found);
+    if (owned?.kind !== 'veth' || owned.machineId !== machineId) {
+      throw new NetError('HANGAR_ERR_NET_NOT_OWNED', `machine ${machineId}: link ${name} exists and Hangar cannot prove it belongs to this machine (alias ${JSON.stringify(found.alias ?? '')}); not touching it`, {
+        step: `machine ${machineId}: check ${name}`,
+      });
+    }
+    await this.runner.ipBatch(planMachineTeardown(machineId));
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Keep-alive upstream connections per machine address (reference §1c: Fly pools backend
+ * connections ~4 s). Acquire is synchronous: a new socket queues writes until it connects, so the
+ * hot path has no promise. Idle connections are swept after `idleMs`, below Node's default 5 s
+ * keep-alive so the proxy, not the app, closes first (the app closing first is still handled: an
+ * idle request retried once on a fresh connection, see http-session.ts).
+ */
+import { connect, type Socket } from 'node:net';
+
+/** Whoever is using an upstream connection receives its bytes and its end. */
+export interface UpstreamOwner {
+  onUpstreamData(up: Upstream, data: Buffer): void;
+  onUpstreamClose(up: Upstream): void;
+}
+
+export class Upstream {
+  owner: UpstreamOwner | null = null;
+  /** Requests sent on this connection so far (0 = fresh). */
+  uses = 0;
+  idleSince = 0;
+  closed = false;
+
+  constructor(readonly sock: Socket, readonly key: string, private readonly pool: UpstreamPool) {
+    sock.setNoDelay(true);
+    sock.on('data', (d: Buffer) => {
+      const o = this.owner;
+      if (o) o.onUpstreamData(this, d);
+      else sock.destroy(); // bytes nobody asked for: the connection is out of step
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      this.closed = true;
+      this.pool.forget(this);
+      const o = this.owner;
+      this.owner = null;
+      if (o) o.onUpstreamClose(this);
+    });
+  }
+
+  destroy(): void {
+    this.owner = null;
+    this.sock.destroy();
+  }
+}
+
+export class UpstreamPool {
+  private readonly idle = new Map<string, Upstream[]>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  /** Connections opened so far (tests check reuse with it). */
+  opened = 0;
+
+  constructor(private readonly idleMs = 4000, private readonly maxIdlePerKey = 256) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(idleMs / 4)));
+    this.sweeper.unref();
+  }
+
+  /** An idle connection to `address:port`, or a new one (`fresh` then has `uses === 0`). */
+  acquire(address: string, port: number, fresh = false): Upstream {
+    const key = `${address}:${port}`;
+    if (!fresh) {
+      const list = this.idle.get(key);
+      while (list && list.length > 0) {
+        const up = list.pop()!;
+        if (!up.closed) return up;
+      }
+    }
+    this.opened += 1;
+    return new Upstream(connect({ host: address, port }), key, this);
+  }
+
+  /** Puts a connection whose response ended cleanly back for reuse. */
+  release(up: Upstream): void {
+    up.owner = null;
+    if (up.closed) return;
+    let list = this.idle.get(up.key);
+    if (!list) this.idle.set(up.key, (list = []));
+    if (list.length >= this.maxIdlePerKey) {
+      up.destroy();
+      return;
+    }
+    up.idleSince = Date.now();
+    list.push(up);
+  }
+
+  forget(up: Upstream): void {
+    const list = this.idle.get(up.key);
+    if (!list) return;
+    const i = list.indexOf(up);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  private sweep(): void {
+    const limit = Date.now() - this.idleMs;
+    for (const list of this.idle.values()) {
+      while (list.length > 0 && list[0]!.idleSince < limit) list.shift()!.destroy();
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const list of this.idle.values()) for (const up of list.splice(0)) up.destroy();
+  }
+}

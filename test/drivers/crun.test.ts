@@ -1,0 +1,340 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { CrunDriver, exitResult, parseCrunHandle, containerId, netnsName, type CrunHandle } from '../../src/drivers/crun/index.js';
+import { cgroupLayout, limitWrites, parseCgroupMounts, parseOomKills, sharesToWeight, isOurs } from '../../src/drivers/crun/cgroups.js';
+import { buildOciSpec, nofileLimit, parseNofileHard } from '../../src/drivers/crun/oci-spec.js';
+import { hostsFile, resolvConf } from '../../src/drivers/crun/etc.js';
+import { execProcess } from '../../src/drivers/crun/exec.js';
+import { monitorArgv, overlayPathProblem } from '../../src/drivers/crun/monitor.js';
+import { lookupIdFile } from '../../src/drivers/crun/rootfs.js';
+import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
+import { ImageStore } from '../../src/images/store.js';
+import { BUSYBOX, buildImage, ociLayoutTar, type TarEntry } from '../helpers/images.js';
+import { PROGRAMS_DIR, driverConformance, isLine, programSpec, waitForLine } from './conformance.js';
+
+// ---------------------------------------------------------------- pure parts (run everywhere)
+
+const HYBRID_MOUNTINFO = [
+  '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
+  '30 23 0:25 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
+  '31 30 0:26 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu',
+  '32 30 0:27 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+  '33 30 0:28 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+  '34 30 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd',
+  '35 30 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+].join('\n');
+
+describe('crun driver: pure parts', () => {
+  test('cgroup layouts: hybrid, v1 (co-mounted cpu,cpuacct), v2', () => {
+    const hybrid = cgroupLayout(parseCgroupMounts(HYBRID_MOUNTINFO));
+    assert.equal(hybrid.mode, 'hybrid');
+    assert.equal(hybrid.hybridUnified, '/sys/fs/cgroup/unified');
+    assert.equal(hybrid.controllers.memory?.path, '/sys/fs/cgroup/memory');
+    assert.equal(hybrid.controllers.cpu?.version, 1);
+    const v1 = cgroupLayout(parseCgroupMounts('31 30 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n32 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory'));
+    assert.equal(v1.mode, 'v1');
+    assert.equal(v1.controllers.cpu?.path, '/sys/fs/cgroup/cpu,cpuacct');
+    assert.equal(v1.controllers.pids, undefined);
+    const v2 = cgroupLayout([{ path: '/sys/fs/cgroup', version: 2, controllers: ['cpu', 'memory', 'pids', 'io'] }]);
+    assert.equal(v2.mode, 'v2');
+    assert.equal(v2.controllers.memory?.version, 2);
+    assert.equal(v2.hybridUnified, undefined);
+  });
+
+  test('limits from guest for v1 and v2', () => {
+    const guest = { cpu_kind: 'performance', cpus: 2, memory_mb: 256 };
+    const v1 = limitWrites(guest, 100, { memory: 1, pids: 1, cpu: 1 });
+    const get = (ws: typeof v1, f: string) => ws.find((w) => w.file === f)?.value;
+    assert.equal(get(v1, 'memory.limit_in_bytes'), String(256 * 1024 * 1024));
+    assert.equal(get(v1, 'pids.max'), '100');
+    assert.equal(get(v1, 'cpu.cfs_quota_us'), '200000');
+    assert.equal(get(v1, 'cpu.shares'), '2048');
+    const v2 = limitWrites({ cpu_kind: 'shared', cpus: 1, memory_mb: 512 }, 50, { memory: 2, pids: 2, cpu: 2 });
+    assert.equal(get(v2, 'memory.max'), String(512 * 1024 * 1024));
+    assert.equal(get(v2, 'cpu.max'), '100000 100000');
+    assert.equal(get(v2, 'cpu.weight'), String(sharesToWeight(64)));
+    assert.equal(get(limitWrites(undefined, 10, { memory: 1 }), 'memory.limit_in_bytes'), String(256 * 1024 * 1024), 'default guest');
+  });
+
+  test('OOM counters, nofile limits, ownership of cgroup paths', () => {
+    assert.equal(parseOomKills('oom_kill_disable 0\nunder_oom 0\noom_kill 2\n'), 2);
+    assert.equal(parseOomKills('low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n'), 1);
+    assert.equal(parseOomKills(''), 0);
+    assert.equal(parseNofileHard('Max open files            1024                 20000                files\n'), 20000);
+    assert.equal(nofileLimit(20000), 20000);
+    assert.equal(nofileLimit(undefined), 1024);
+    assert.equal(isOurs('/sys/fs/cgroup/memory/hangar/hangar-abc-01'), true);
+    assert.equal(isOurs('/sys/fs/cgroup/memory/process_api/x'), false);
+  });
+
+  test('exit statuses: codes, signals, OOM, unknown', () => {
+    assert.deepEqual({ ...exitResult(3, false), exited_at: '' }, { exit_code: 3, oom_killed: false, exited_at: '' });
+    const killed = exitResult(137, true);
+    assert.equal(killed.signal, 'SIGKILL');
+    assert.equal(killed.oom_killed, true);
+    assert.equal(exitResult(143, true).oom_killed, false, 'only a SIGKILL is an OOM kill');
+    assert.equal(exitResult(undefined, false).exit_code_unknown, true);
+  });
+
+  test('names, handles and argv', () => {
+    assert.equal(containerId('3d8d9e1b2c4f87', '01HZZZZZZZZZZZZZZZZZZZ0001'), 'hangar-3d8d9e1b2c4f87-zzzzzz0001');
+    assert.equal(netnsName('3d8d9e1b2c4f87'), 'hangar-3d8d9e1b2c4f87');
+    assert.throws(() => containerId('../x', 'y'), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START');
+    assert.throws(() => parseCrunHandle({ driver: 'process', version: 1, machine_id: 'x', instance_id: 'y' }), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_HANDLE');
+    assert.throws(() => parseCrunHandle({ driver: 'crun', version: 1, machine_id: 'x', instance_id: 'y' }), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_HANDLE');
+    assert.equal(overlayPathProblem('/data/a,b'), '/data/a,b contains a character overlayfs mount options cannot carry (, : \\ or newline)');
+    assert.equal(overlayPathProblem('/data/ok'), undefined);
+    const argv = monitorArgv({ script: '/s', log: '/l', exitFile: '/e', unmount: '', lower: '/lo', upper: '/u', work: '/w', rootfs: '/r', runtimeArgv: ['crun', 'run', 'x'] });
+    assert.deepEqual(argv, ['-m', '--propagation', 'slave', '--', '/bin/sh', '/s', 'run', '/l', '/e', '', '/lo', '/u', '/w', '/r', 'crun', 'run', 'x']);
+  });
+
+  test('config.json, /etc files, exec process, passwd lookup', () => {
+    const spec = buildOciSpec({ args: ['/app'], env: { B: '2', A: '1' }, cwd: '/w', uid: 1, gid: 2, hostname: 'm1', rootfs: '/b/rootfs', netnsPath: '/run/netns/hangar-m1', binds: [{ destination: '/data', source: '/vol' }], nofile: 20000 }) as {
+      process: { env: string[]; rlimits: { hard: number }[]; user: { uid: number } };
+      linux: { namespaces: { type: string; path?: string }[]; cgroupsPath?: string };
+      mounts: { destination: string; options?: string[] }[];
+      hostname: string;
+    };
+    assert.deepEqual(spec.process.env, ['A=1', 'B=2']);
+    assert.equal(spec.process.rlimits[0]?.hard, 20000);
+    assert.deepEqual(spec.linux.namespaces.map((n) => n.type).sort(), ['ipc', 'mount', 'network', 'pid', 'uts']);
+    assert.equal(spec.linux.namespaces.find((n) => n.type === 'network')?.path, '/run/netns/hangar-m1');
+    assert.equal(spec.linux.cgroupsPath, undefined);
+    assert.deepEqual(spec.mounts.find((m) => m.destination === '/data')?.options, ['rbind', 'rw']);
+    assert.equal(spec.hostname, 'm1');
+    assert.match(hostsFile({ hostname: 'm1', privateIp: 'fdaa:0:1::2' }), /fdaa:0:1::2\tfly-local-6pn/);
+    assert.equal(resolvConf({ hostname: 'm1', nameservers: ['fdaa:0:1::3'] }), 'nameserver fdaa:0:1::3\n');
+    assert.equal(resolvConf({ hostname: 'm1', dns: { nameservers: ['1.1.1.1'], searches: ['x'], options: [{ name: 'ndots', value: '2' }] } }), 'nameserver 1.1.1.1\nsearch x\noptions ndots:2\n');
+    assert.equal(resolvConf({ hostname: 'm1' }), 'nameserver fdaa::3\n');
+    assert.deepEqual(execProcess({ env: ['A=1', 'B=2'], cwd: '/w' }, ['ls'], { B: '3' }), { env: ['A=1', 'B=3'], cwd: '/w', terminal: false, args: ['ls'] });
+    assert.deepEqual(lookupIdFile('root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n', 'app'), { id: 1000, gid: 1001 });
+  });
+});
+
+// ---------------------------------------------------------------- real crun
+
+const dataDir = mkdtempSync(join(tmpdir(), 'hangar-crun-test-'));
+const probe = new CrunDriver({ dataDir });
+const fp = await probe.fingerprint();
+await probe.close();
+const skipReason = process.getuid?.() !== 0 ? 'not root' : fp.available ? undefined : fp.reason;
+if (skipReason) console.log(`# crun driver tests skipped: ${skipReason}`);
+else console.log(`# crun driver: ${fp.reason ?? ''}`);
+
+const IMAGE_REF = 'hangar-test/crun-node:1';
+
+/** busybox + the host's node binary with its libraries, working dir = the fixture programs (mounted as a volume). */
+function testImageEntries(): TarEntry[] {
+  const node = realpathSync(process.execPath);
+  const entries: TarEntry[] = [
+    { path: 'bin/', type: 'dir' },
+    { path: 'bin/busybox', body: readFileSync(BUSYBOX), mode: 0o755 },
+    { path: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+    { path: 'etc/', type: 'dir' },
+    { path: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
+    { path: 'tmp/', type: 'dir', mode: 0o1777 },
+    { path: node.slice(1), body: readFileSync(node), mode: 0o755 },
+  ];
+  if (process.execPath !== node) entries.push({ path: process.execPath.slice(1), type: 'symlink', linkname: node });
+  const seen = new Set<string>();
+  for (const m of execFileSync('ldd', [node], { encoding: 'utf8' }).matchAll(/(\/\S+)\s+\(0x/g)) {
+    const lib = m[1] as string;
+    const real = realpathSync(lib);
+    if (!seen.has(real)) entries.push({ path: real.slice(1), body: readFileSync(real), mode: statSync(real).mode & 0o7777 });
+    seen.add(real);
+    if (real !== lib && !seen.has(lib)) entries.push({ path: lib.slice(1), type: 'symlink', linkname: real });
+    seen.add(lib);
+  }
+  return entries;
+}
+
+let images: ImageStore | undefined;
+if (!skipReason) {
+  images = await ImageStore.open({ dataDir });
+  const tar = join(dataDir, 'image.tar');
+  const built = buildImage({ layers: [{ entries: testImageEntries() }], config: { Env: ['PATH=/usr/bin:/bin'], WorkingDir: PROGRAMS_DIR } });
+  writeFileSync(tar, ociLayoutTar(built));
+  await images.import(tar, { ref: IMAGE_REF });
+}
+
+const opts = () => ({ dataDir, pollMs: 50, ...(images ? { images } : {}) });
+
+/**
+ * The conformance suite's specs name `dir:<programs>`; for crun the programs come as a volume
+ * over the test image (which has node at the host's path), and the image is the test image.
+ */
+function adapt(spec: TaskSpec): TaskSpec {
+  return { ...spec, image: IMAGE_REF, config: { ...spec.config, image: IMAGE_REF }, mounts: [...spec.mounts, { path: PROGRAMS_DIR, hostPath: PROGRAMS_DIR }] };
+}
+function adapted(d: CrunDriver): RuntimeDriver {
+  return new Proxy(d, {
+    get(target, prop, receiver) {
+      if (prop === 'start') return (spec: TaskSpec) => target.start(adapt(spec));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+function crunList(): string {
+  try {
+    return execFileSync('crun', ['list', '-q'], { encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+}
+
+/** What a destroyed task left: processes, cgroups, bundle, netns, runtime state, mounts. */
+function leftovers(handle: TaskHandle): string[] {
+  const h = parseCrunHandle(handle);
+  const out: string[] = [];
+  for (const [pid, ticks] of [[h.pid, h.start_ticks], [h.monitor_pid, h.monitor_start_ticks]] as const) {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[19]) === ticks) out.push(`process ${pid}`);
+    } catch {
+      // gone
+    }
+  }
+  for (const dir of Object.values(h.cgroup.dirs)) if (existsSync(dir)) out.push(`cgroup ${dir}`);
+  if (existsSync(h.bundle)) out.push(`bundle ${h.bundle}`);
+  if (existsSync(`/run/netns/${h.netns}`)) out.push(`netns ${h.netns}`);
+  if (crunList().split('\n').includes(h.container_id)) out.push(`crun container ${h.container_id}`);
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(h.bundle)) out.push('mount under the bundle');
+  for (const p of [h.stdout_path, h.stderr_path]) if (existsSync(p)) out.push(`file ${p}`);
+  return out;
+}
+
+if (skipReason) {
+  test('crun driver against real crun', { skip: skipReason }, () => {});
+} else {
+  driverConformance('crun', () => adapted(new CrunDriver(opts())), { leftovers });
+
+  describe('crun driver', () => {
+    const stateRoot = mkdtempSync(join(tmpdir(), 'hangar-crun-state-'));
+    const drivers: CrunDriver[] = [];
+    const started: [CrunDriver, TaskHandle][] = [];
+    const make = () => {
+      const d = new CrunDriver(opts());
+      drivers.push(d);
+      return d;
+    };
+    const driver = make();
+    const spec = (args: string[], over: Parameters<typeof programSpec>[2] = {}) => adapt(programSpec(stateRoot, args, over));
+    const start = async (s: TaskSpec, d = driver) => {
+      const h = await d.start(s);
+      started.push([d, h]);
+      return h;
+    };
+    const sh = (script: string, over: Parameters<typeof programSpec>[2] = {}) => spec([], { exec: ['/bin/sh', '-c', script], ...over });
+    const run = async (h: TaskHandle, argv: string[]) => driver.exec(h, { argv, timeoutMs: 20_000 });
+
+    after(async () => {
+      for (const [d, h] of started) await d.destroy(h).catch(() => {});
+      for (const d of drivers) await d.close();
+      rmSync(stateRoot, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    test('fingerprint says which cgroup mode and workaround apply', async () => {
+      const f = await driver.fingerprint();
+      assert.equal(f.available, true);
+      assert.ok(f.notes.some((n) => /cgroups (v1|v2|hybrid)/.test(n)), JSON.stringify(f.notes));
+      assert.equal(f.capabilities.oomDetection, true);
+    });
+
+    test('a machine allocating past memory_mb is OOM-killed and says so', { timeout: 60_000 }, async () => {
+      const s = spec([], { exec: [process.execPath, '-e', 'const a=[];for(;;){a.push(Buffer.alloc(16<<20,1))}'] });
+      const h = await start({ ...s, config: { ...s.config, guest: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 } } });
+      const r = await driver.wait(h);
+      assert.equal(r.oom_killed, true, JSON.stringify(r));
+      assert.equal(r.signal, 'SIGKILL');
+    });
+
+    test('a pids bomb is contained by pids.max', { timeout: 60_000 }, async () => {
+      const d = new CrunDriver({ ...opts(), pidsLimit: 32 });
+      drivers.push(d);
+      const h = await start(sh('echo ready; exec /bin/busybox sleep 600'), d);
+      const ch = parseCrunHandle(h);
+      await waitForLine(d, h, isLine('ready'));
+      const bomb = await d.exec(h, { argv: ['/bin/sh', '-c', 'i=0; while [ $i -lt 200 ]; do /bin/busybox sleep 60 >/dev/null 2>&1 & i=$((i+1)); done'], timeoutMs: 20_000 });
+      assert.notEqual(bomb.exit_code, 0, 'the shell could not fork 200 children');
+      assert.match(bomb.stderr, /fork|Resource temporarily unavailable/i);
+      const current = Number(readFileSync(join(ch.cgroup.dirs.pids ?? '', 'pids.current'), 'utf8'));
+      assert.ok(current <= 32, `pids.current ${current}`);
+      assert.equal((await d.inspect(h)).running, true, 'the machine itself survives');
+    });
+
+    test('root filesystem: reset on stop+start, volume survives, persist honoured, files written', { timeout: 60_000 }, async () => {
+      const vol = mkdtempSync(join(tmpdir(), 'hangar-crun-vol-'));
+      after(() => rmSync(vol, { recursive: true, force: true }));
+      const files = [{ guest_path: '/etc/app/conf.txt', raw_value: Buffer.from('hello file\n').toString('base64'), mode: 0o600 }];
+      const base = sh('echo ready; sleep 600', { mounts: [{ path: '/data', hostPath: vol }] });
+      const s = { ...base, config: { ...base.config, files } };
+      let h = await start(s);
+      await waitForLine(driver, h, isLine('ready'));
+      assert.equal((await run(h, ['/bin/sh', '-c', 'echo root > /root-file; echo vol > /data/vol-file; cat /etc/app/conf.txt; stat -c %a /etc/app/conf.txt'])).stdout, 'hello file\n600\n');
+      await driver.stop(h, { signal: 'SIGKILL', timeoutMs: 1000 });
+      h = await start(s);
+      await waitForLine(driver, h, isLine('ready'));
+      const after1 = await run(h, ['/bin/sh', '-c', 'ls /root-file; cat /data/vol-file']);
+      assert.match(after1.stderr, /No such file/);
+      assert.equal(after1.stdout, 'vol\n');
+      await driver.stop(h, { signal: 'SIGKILL', timeoutMs: 1000 });
+      const kept = { ...s, config: { ...s.config, rootfs: { persist: 'restart' as const } } };
+      h = await start(kept);
+      await waitForLine(driver, h, isLine('ready'));
+      await run(h, ['/bin/sh', '-c', 'echo kept > /root-file']);
+      await driver.stop(h, { signal: 'SIGKILL', timeoutMs: 1000 });
+      h = await start(kept);
+      await waitForLine(driver, h, isLine('ready'));
+      assert.equal((await run(h, ['/bin/busybox', 'cat', '/root-file'])).stdout, 'kept\n');
+    });
+
+    test('hostname, /etc/hosts and /etc/resolv.conf; isolated namespaces', { timeout: 30_000 }, async () => {
+      const s = sh('echo ready; exec /bin/busybox sleep 600');
+      const h = await start({ ...s, network: { nameservers: ['fdaa:0:1::3'], privateIp: 'fdaa:0:1:a7b:1::2' } } as TaskSpec);
+      await waitForLine(driver, h, isLine('ready'));
+      assert.equal((await run(h, ['/bin/busybox', 'hostname'])).stdout, `${s.machineId}\n`);
+      assert.equal((await run(h, ['/bin/busybox', 'cat', '/etc/resolv.conf'])).stdout, 'nameserver fdaa:0:1::3\n');
+      assert.match((await run(h, ['/bin/busybox', 'cat', '/etc/hosts'])).stdout, /fdaa:0:1:a7b:1::2\tfly-local-6pn/);
+      assert.equal((await run(h, ['/bin/sh', '-c', 'echo $$'])).stdout.trim() !== '', true);
+      assert.equal((await run(h, ['/bin/busybox', 'cat', '/proc/1/cmdline'])).stdout.split('\0')[0], '/bin/busybox', 'the machine is pid 1 of its own pid namespace');
+      const links = (await run(h, ['/bin/busybox', 'ip', '-o', 'link'])).stdout;
+      assert.match(links, /lo:.*UP/);
+      assert.equal(links.trim().split('\n').length, 1, links);
+      const ps = await driver.ps(h);
+      assert.ok(ps.every((p) => !/unshare|monitor\.sh|crun/.test(p.command)), JSON.stringify(ps));
+    });
+
+    test('start errors: a missing volume directory, a missing image', { timeout: 30_000 }, async () => {
+      const s = sh('true', { mounts: [{ path: '/data', hostPath: '/nonexistent-hangar-dir' }] });
+      await assert.rejects(driver.start(s), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START');
+      assert.equal(existsSync(`/run/netns/${netnsName(s.machineId)}`), false, 'a failed start removes its netns');
+      await assert.rejects(driver.start({ ...s, mounts: [], image: 'dir:/nonexistent-hangar-dir' }), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START');
+    });
+
+    test('10 machines are recovered by a new driver instance with the same pids, none duplicated', { timeout: 90_000 }, async () => {
+      const hs = await Promise.all(Array.from({ length: 10 }, () => start(spec(['serve']))));
+      await Promise.all(hs.map((h) => waitForLine(driver, h, isLine('ready'))));
+      const d2 = make();
+      for (const h of hs) {
+        const copy = JSON.parse(JSON.stringify(h)) as CrunHandle;
+        assert.equal(await d2.recover(copy), 'running');
+        assert.equal((await d2.inspect(copy)).pid, copy.pid);
+      }
+      const ids = crunList().split('\n').filter((l) => hs.some((h) => l === parseCrunHandle(h).container_id));
+      assert.equal(ids.length, 10);
+      const rs = await Promise.all(hs.map((h) => d2.stop(h, { signal: 'SIGTERM', timeoutMs: 20_000 })));
+      for (const r of rs) assert.equal(r.exit_code, 7);
+      for (const h of hs) {
+        await d2.destroy(h);
+        assert.deepEqual(leftovers(h), []);
+      }
+    });
+  });
+}

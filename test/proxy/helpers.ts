@@ -1,0 +1,51 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
+import type { MachineService } from '../../src/core/fly/machine-config.js';
+import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.js';
+
+export async function httpUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+export function httpMachine(id: string, port: number, concurrency: MachineService['concurrency'] = { type: 'requests', soft_limit: 20 }, app = 'web'): RouteMachine {
+  return {
+    id,
+    app,
+    region: 'local',
+    state: 'started',
+    cordoned: false,
+    checks: [],
+    routing: { address: '127.0.0.1', ports: { '8080': port } },
+    config: { services: [{ protocol: 'tcp', internal_port: 8080, ports: [{ port: 80, handlers: ['http'] }], concurrency }] },
+  };
+}
+
+export async function startProxy(machines: RouteMachine[], opts: ProxyServerOptions = {}, apps = ['web']): Promise<{ proxy: ProxyServer; port: number }> {
+  const proxy = new ProxyServer({ region: 'tst', ...opts });
+  await proxy.setTable(buildRouteTable(apps.map((name) => ({ name })), machines, { httpAddr: '127.0.0.1:0', httpsAddr: null }));
+  await proxy.start();
+  const port = proxy.addresses().find((a) => a.spec.publicPort === 80)!.port;
+  return { proxy, port };
+}
+
+/** Sends raw bytes, collects everything until the server closes or `until` matches. */
+export function raw(port: number, data: string | Buffer, until?: (s: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+      if (until?.(out)) {
+        s.destroy();
+        resolve(out);
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.write(data);
+  });
+}
