@@ -3,7 +3,9 @@
  * the same run). Each proxy runs alone pinned to core 0 (`taskset -c 0`), `wrk` on core 1, HTTP/1.1
  * keep-alive at 8 and 64 connections, against two upstreams: a Node HTTP app, and nginx serving a
  * small file (the proxy's own ceiling; CPU µs per request read from /proc/<pid>/stat). Then raw
- * TCP: Hangar's splice vs HAProxy `mode tcp`. Loopback only; every process started is killed.
+ * TCP: Hangar's splice vs HAProxy `mode tcp`. `node splice` is a bare Node TCP splice (accept,
+ * connect, pipe; bench/proxy-splice.ts) in the same conditions: the ceiling for anything built on
+ * Node's sockets, HTTP proxy or not. Loopback only; every process started is killed.
  * Prints a table; never asserts.
  *
  *   node dist/bench/proxy.js [--seconds 4]
@@ -19,7 +21,7 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4
 const seconds = Math.min(10, Number(values.seconds));
 const dir = mkdtempSync(join(tmpdir(), 'hangar-bench-proxy-'));
 const children: ChildProcess[] = [];
-const P = { staticUp: 18801, appUp: 18802, nginx: 18810, haproxy: 18811, hangar: 18812, haproxyTcp: 18821, hangarTcp: 18822 };
+const P = { staticUp: 18801, appUp: 18802, nginx: 18810, haproxy: 18811, hangar: 18812, splice: 18813, haproxyTcp: 18821, hangarTcp: 18822 };
 
 function start(cmd: string, args: string[], core?: number): ChildProcess {
   const argv = core === undefined ? [cmd, ...args] : ['taskset', '-c', String(core), cmd, ...args];
@@ -84,8 +86,8 @@ function wrk(label: string, port: number, conns: number, pid: number | undefined
   const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-H', 'Host: web.localhost', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
   const after = pid ? cpuTicks(pid) : 0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const p50 = /50%\s+(\S+)/.exec(out)?.[1] ?? '?';
-  const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? '?';
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '?';
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?';
   const total = rps * seconds;
   const cpuUs = pid && total > 0 ? ((after - before) * 10_000) / total : NaN; // 100 ticks/s
   if (/Non-2xx/.test(out)) process.stderr.write(`${label}: ${/Non-2xx.*$/m.exec(out)?.[0]}\n`);
@@ -113,22 +115,25 @@ async function main(): Promise<void> {
     writeFileSync(hcfg, `global\n nbthread 1\ndefaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n option forwardfor\n http-reuse always\nfrontend f\n bind 127.0.0.1:${P.haproxy}\n default_backend b\nbackend b\n server s1 127.0.0.1:${upPort}\nfrontend ft\n mode tcp\n bind 127.0.0.1:${P.haproxyTcp}\n default_backend bt\nbackend bt\n mode tcp\n server s1 127.0.0.1:${upPort}\n`);
     const ha = start('haproxy', ['-f', hcfg, '-db'], 0);
     const hg = start(process.execPath, [join(here, 'proxy-server.js'), String(upPort), String(P.hangar), String(P.hangarTcp)], 0);
-    await Promise.all([waitPort(P.nginx), waitPort(P.haproxy), waitPort(P.hangar), waitPort(P.hangarTcp)]);
+    const sp = start(process.execPath, [join(here, 'proxy-splice.js'), String(upPort), String(P.splice)], 0);
+    await Promise.all([waitPort(P.nginx), waitPort(P.haproxy), waitPort(P.hangar), waitPort(P.hangarTcp), waitPort(P.splice)]);
     for (const conns of [8, 64]) {
       const direct = wrk('direct', upPort, conns, undefined);
       const n = wrk('nginx', P.nginx, conns, ng.pid!);
       const h = wrk('haproxy', P.haproxy, conns, ha.pid!);
       const g = wrk('hangar', P.hangar, conns, hg.pid!);
-      for (const r of [direct, n, h, g]) {
+      const b = wrk('node splice', P.splice, conns, sp.pid!);
+      for (const r of [direct, n, h, g, b]) {
         rows.push([upName, String(conns), r.label, r.rps.toFixed(0), r.p50, r.p99, Number.isNaN(r.cpuUs) ? '-' : r.cpuUs.toFixed(1), (r.rps / n.rps).toFixed(2), (toUs(r.p99) / toUs(n.p99)).toFixed(2)]);
       }
     }
     if (upPort === P.staticUp) {
       const ht = tcpRun('haproxy tcp', P.haproxyTcp, ha.pid!);
       const gt = tcpRun('hangar tcp', P.hangarTcp, hg.pid!);
-      for (const r of [ht, gt]) rows.push([upName, '64', r.label, r.rps.toFixed(0), r.p50, r.p99, r.cpuUs.toFixed(1), `${(r.rps / ht.rps).toFixed(2)} (vs haproxy tcp)`, (toUs(r.p99) / toUs(ht.p99)).toFixed(2)]);
+      const bt = tcpRun('node splice', P.splice, sp.pid!);
+      for (const r of [ht, gt, bt]) rows.push([upName, '64', r.label, r.rps.toFixed(0), r.p50, r.p99, r.cpuUs.toFixed(1), `${(r.rps / ht.rps).toFixed(2)} (vs haproxy tcp)`, (toUs(r.p99) / toUs(ht.p99)).toFixed(2)]);
     }
-    for (const c of [ng, ha, hg]) c.kill('SIGKILL');
+    for (const c of [ng, ha, hg, sp]) c.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
   }
   const head = ['upstream', 'conns', 'proxy', 'rps', 'p50', 'p99', 'cpu µs/req', 'rps/nginx', 'p99/nginx'];

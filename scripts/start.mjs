@@ -4,13 +4,17 @@
 //   1. `hangar server` in the background (detached; data dir .hangar-demo/, log .hangar-demo/server.log,
 //      API on 127.0.0.1:4280, or a free port when 4280 is taken);
 //   2. app `hello`, and one machine running examples/hello/server.mjs with the process driver;
-//   3. waits for `started`, fetches the machine once, prints the curl command and how to stop.
+//   3. waits for `started`, fetches the app once through the server's edge proxy (Host routing:
+//      `hello.localhost` on 127.0.0.1:8080, the stand-in for port 80), prints the curl command
+//      and how to stop. When the proxy cannot answer (port 8080 taken by something else, or an
+//      older server without the proxy), it prints the machine's own address instead.
 //
 // Running it again reuses the server, the app and the machine it finds. Expects `npm run build` first
 // (it uses the compiled ApiClient from dist/).
 /* global fetch */ // Node 20 global; not in the lint config's globals list
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,8 @@ const tokenFile = join(dataDir, 'admin-token');
 const helloDir = join(root, 'examples', 'hello');
 const APP = 'hello';
 const INTERNAL_PORT = 8080;
+// `hangar server`'s default --http-addr (the proxy's stand-in for public port 80).
+const PROXY_ADDR = { host: '127.0.0.1', port: 8080 };
 
 const { ApiClient } = await import(new URL('../dist/src/client/api.js', import.meta.url).href).catch((err) => {
   fail(`cannot load dist/src/client/api.js (${err.message}): run \`npm run build\` first`);
@@ -184,6 +190,31 @@ async function fetchOnce(url) {
   fail(`the machine did not answer at ${url}: ${last?.cause?.code ?? last?.message}`);
 }
 
+/** One GET through the proxy with `Host: <app>.localhost`; undefined when it does not answer 200. */
+function viaProxy(host) {
+  return new Promise((resolve) => {
+    const req = request({ ...PROXY_ADDR, path: '/', headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? { status: 200, body } : undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
+/** The proxy follows the store within moments; give it a few tries. */
+async function fetchViaProxy(host) {
+  for (let i = 0; i < 15; i++) {
+    const res = await viaProxy(host);
+    if (res) return res;
+    await sleep(200);
+  }
+  return undefined;
+}
+
 const server = await ensureServer();
 const token = readToken();
 const client = new ApiClient({ apiUrl: server.url, token });
@@ -196,9 +227,17 @@ try {
     fail(`machine ${machine.id} is ${machine.state} but reports no address (hangar_routing): see ${logFile}`);
   }
   const host = routing.address.includes(':') ? `[${routing.address}]` : routing.address;
-  const url = `http://${host}:${hostPort}/`;
-  const res = await fetchOnce(url);
+  const direct = `http://${host}:${hostPort}/`;
+  const res = await fetchOnce(direct);
   step(`Machine ${machine.id} answered ${res.status}: ${res.body.trim()}`);
+  const proxied = await fetchViaProxy(`${APP}.localhost`);
+  let url = direct;
+  if (proxied) {
+    url = `http://${APP}.localhost:${PROXY_ADDR.port}/`;
+    step(`The edge proxy answered for ${APP}.localhost: ${proxied.body.trim()}`);
+  } else {
+    step(`The edge proxy did not answer on ${PROXY_ADDR.host}:${PROXY_ADDR.port} (see ${relative(root, logFile)}); use the machine's own address`);
+  }
   const bin = relative(process.cwd(), join(root, 'bin', 'hangar.js')) || 'bin/hangar.js';
   const tokenPath = relative(process.cwd(), tokenFile);
   console.log(`

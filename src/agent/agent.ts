@@ -25,7 +25,7 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES, type BackoffOptions } from './res
 import { registerResponders } from './responders.js';
 import { MachineRunner } from './runner.js';
 import { newSlot, type Slot } from './slot.js';
-import { DEFAULT_LOG_MAX_BYTES } from './spec.js';
+import { DEFAULT_LOG_MAX_BYTES, type ImageResolver } from './spec.js';
 
 export interface AgentOptions {
   readonly store: StateStore;
@@ -43,6 +43,8 @@ export interface AgentOptions {
   readonly logMaxBytes?: number;
   /** Variables every machine gets unless its config sets them; default: the agent's PATH. */
   readonly hostEnv?: Readonly<Record<string, string>>;
+  /** Resolves OCI image references (crun); without it only `dir:` images run. */
+  readonly images?: ImageResolver;
 }
 
 /** States in which a machine that wants to run should have a task. */
@@ -89,6 +91,7 @@ export class Agent {
         secretBox,
         hostDefaults: opts.hostEnv ?? { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
         logMaxBytes: opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
+        ...(opts.images === undefined ? {} : { images: opts.images }),
       },
       addressMode: opts.addressMode ?? 'loopback',
       backoff: opts.backoff ?? DEFAULT_BACKOFF,

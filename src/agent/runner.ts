@@ -98,6 +98,7 @@ export class MachineRunner {
     let handle: TaskHandle;
     let address: string;
     let routing: MachineRouting;
+    let imageRef: AgentMachineRecord['image_ref'] | undefined;
     try {
       address = this.addressFor(rec);
       let pairs: Array<[number, number]> = [];
@@ -108,6 +109,7 @@ export class MachineRunner {
         routing = { address, ports: Object.fromEntries((rec.config.services ?? []).map((s) => [String(s.internal_port), s.internal_port])) };
       }
       const spec = await buildTaskSpec(d.spec, { rec, address, ports: pairs });
+      imageRef = spec.imageRef;
       handle = await d.driver.start(spec);
     } catch (err) {
       d.ports.release(rec.id);
@@ -133,6 +135,8 @@ export class MachineRunner {
         r.applied_generation = Math.max(r.applied_generation, generation);
         r.private_ip = address;
         r.routing = routing;
+        // the digest the image store verified (reference §1a image_ref), once the image is known
+        if (imageRef !== undefined && r.instance_id === rec.instance_id) r.image_ref = imageRef;
         if (userStart) r.restart_count = 0;
         return withEvent(r, { type: 'start', status: 'started', source: 'flyd' });
       },

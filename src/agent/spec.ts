@@ -6,8 +6,11 @@
 import { join } from 'node:path';
 import type { SecretBox } from '../control/secrets/crypto.js';
 import type { MachineConfig } from '../core/fly/machine-config.js';
+import type { ImageRef } from '../core/machine/types.js';
 import { KINDS, type SecretRecord, type VolumeRecord } from '../core/model.js';
-import type { TaskSpec, VolumeMount } from '../drivers/types.js';
+import { describeAddress, resolverAddress } from '../core/net/sixpn.js';
+import type { CrunTaskSpec } from '../drivers/crun/prepare.js';
+import type { VolumeMount } from '../drivers/types.js';
 import type { StateStore } from '../store/types.js';
 import { buildMachineEnv, internalPorts } from './env.js';
 import { AgentError } from './errors.js';
@@ -23,7 +26,22 @@ export interface SpecContext {
   readonly secretBox: () => SecretBox;
   readonly hostDefaults: Readonly<Record<string, string>>;
   readonly logMaxBytes: number;
+  /**
+   * Resolves image references for drivers that run OCI images (crun: the host's ImageStore,
+   * found locally or pulled). Without it, only `dir:<absolute path>` images run.
+   */
+  readonly images?: ImageResolver;
 }
+
+/** What the image store says about a machine's image. */
+export interface ResolvedImage {
+  /** `FLY_IMAGE_REF`: the name the image is stored under, else its digest (images/store.ts `flyImageRef`). */
+  readonly flyImageRef: string;
+  /** The machine object's `image_ref`, with the digest the store verified. */
+  readonly imageRef: ImageRef;
+}
+
+export type ImageResolver = (ref: string) => Promise<ResolvedImage>;
 
 /**
  * The image a driver runs. Until the image store exists only `dir:<absolute path>` images run;
@@ -69,10 +87,24 @@ export interface SpecInput {
   readonly ports: ReadonlyArray<readonly [number, number]>;
 }
 
+/** A TaskSpec plus what the agent records about the image it resolved. */
+export type BuiltTaskSpec = CrunTaskSpec & { readonly imageRef?: ImageRef };
+
+/**
+ * The 6PN facts of a machine's address for the crun driver: `/etc/hosts` `fly-local-6pn` and the
+ * network's `::3` resolver in `/etc/resolv.conf` (reference §1d). None for a loopback address.
+ */
+export function networkInfo(address: string): CrunTaskSpec['network'] {
+  const parts = describeAddress(address);
+  if (parts === undefined || parts.network === 0) return undefined;
+  return { privateIp: address, nameservers: [resolverAddress(parts.network)] };
+}
+
 /** The TaskSpec of one machine version. */
-export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise<TaskSpec> {
+export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise<BuiltTaskSpec> {
   const { rec } = input;
-  const image = resolveImage(rec.config.image);
+  const resolved = ctx.images !== undefined && !rec.config.image.startsWith('dir:') ? await resolveWith(ctx.images, rec.config.image) : undefined;
+  const image = resolved !== undefined ? rec.config.image : resolveImage(rec.config.image);
   // a machine created with skip_secrets (reference §1a create body) gets none of the app's secrets
   const [secrets, mounts] = await Promise.all([rec.skip_secrets === true ? {} : loadSecrets(ctx, rec.app), loadMounts(ctx, rec.config)]);
   const env = buildMachineEnv({
@@ -86,6 +118,8 @@ export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise
     ports: input.ports,
     hostDefaults: ctx.hostDefaults,
   });
+  if (resolved !== undefined) env.FLY_IMAGE_REF = resolved.flyImageRef;
+  const network = networkInfo(input.address);
   return {
     machineId: rec.id,
     instanceId: rec.instance_id,
@@ -96,7 +130,17 @@ export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise
     mounts,
     stateDir: join(ctx.dataDir, 'machines', rec.id),
     logs: { maxBytes: ctx.logMaxBytes },
+    ...(network === undefined ? {} : { network }),
+    ...(resolved === undefined ? {} : { imageRef: resolved.imageRef }),
   };
+}
+
+async function resolveWith(images: ImageResolver, ref: string): Promise<ResolvedImage> {
+  try {
+    return await images(ref);
+  } catch (err) {
+    throw new AgentError('HANGAR_ERR_AGENT_IMAGE', `cannot get image ${ref}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 export { internalPorts };

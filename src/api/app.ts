@@ -32,6 +32,8 @@ export interface ApiDeps {
   region?: string;
   /** Clock (ms since the epoch) for leases, events and timestamps; tests pass a fake one. */
   now?: () => number;
+  /** Prometheus text for `GET /metrics` (the edge proxy's counters); no route without it. */
+  metrics?: () => string;
 }
 
 /** Largest request body accepted (machine configs with files can be large; Fly's own limit is not documented). */
@@ -58,6 +60,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   volumeRoutes(app, services);
   secretRoutes(app, services);
   hangarRoutes(app, services);
+  const metrics = deps.metrics;
+  if (metrics) {
+    // Prometheus scrapes without credentials, as from Fly's own metrics endpoints; nothing secret is in it.
+    app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics()));
+  }
 
   app.addHook('onClose', async () => services.waits.close());
   return app;

@@ -39,6 +39,13 @@ export interface CommandSpec {
 
 /** `-t/--access-token`, flyctl's global flag, on every command that calls the API. */
 const DATA_DIR: OptionSpec = { flags: '--data-dir <dir>', description: 'data dir (default $HANGAR_DATA_DIR or ~/.hangar)' };
+const PROXY_FLAGS: OptionSpec[] = [
+  { flags: '--http-addr <host:port>', description: 'where the edge proxy serves HTTP (stands in for port 80; default 127.0.0.1:8080)' },
+  { flags: '--https-addr <host:port>', description: 'where the edge proxy serves HTTPS (stands in for port 443; default 127.0.0.1:8443)' },
+  { flags: '--base-domain <domain>', description: 'apps answer on <app>.<domain> (default localhost)' },
+  { flags: '--proxy-port-map <public=host:port,...>', description: 'where TCP services listen (default: public port ≥ 1024 on 127.0.0.1:<port>, lower ones on 127.0.0.1:<10000+port>)' },
+  { flags: '--autostop-interval <duration>', description: 'how often autostop runs (default 3m; 0 turns it off)' },
+];
 const TOKEN: OptionSpec = { flags: '-t, --access-token <token>', description: 'API token (wins over HANGAR_API_TOKEN and ~/.hangar/config.json)' };
 
 /** Flags shared by `machine run` and `machine update` (flyctl's names, reference §1e). */
@@ -97,8 +104,22 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--region <code>', description: 'region of the embedded host' },
       { flags: '--log-level <level>', description: 'log level (trace, debug, info, warn, error)' },
       { flags: '--stop-machines-on-exit', description: 'stop every machine when the server exits (default: leave them running)' },
+      { flags: '--dns-addr <host:port>', description: 'where the .internal resolver listens (default: HANGAR_DNS_ADDR or 127.0.0.1:5354)' },
+      ...PROXY_FLAGS,
+      { flags: '--no-proxy', description: 'do not run the edge proxy in this process' },
     ],
     load: load(() => import('./commands/server.js')),
+  },
+  {
+    name: 'proxy',
+    summary: "Run only the edge proxy against a data dir's store (split deployments)",
+    options: [
+      DATA_DIR,
+      { flags: '--region <code>', description: 'region of this proxy (default local)' },
+      ...PROXY_FLAGS,
+      { flags: '--metrics-addr <host:port|off>', description: 'where Prometheus metrics are served' },
+    ],
+    load: load(() => import('./commands/proxy.js')),
   },
   {
     name: 'auth',
@@ -353,6 +374,18 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--timeout <ms>', description: 'per-attempt timeout (default 2000)' },
     ],
     load: () => import('./commands/dig.js') as Promise<CommandModule>,
+  },
+  {
+    name: 'certs',
+    summary: 'Manage TLS certificates',
+    subcommands: [
+      {
+        name: 'ca',
+        summary: 'Print the local CA root certificate and how to trust it',
+        options: [DATA_DIR],
+        load: load(() => import('./commands/certs/ca.js')),
+      },
+    ],
   },
   {
     name: 'logs',

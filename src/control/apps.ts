@@ -11,6 +11,7 @@ import { ApiError, badRequest, forbidden, notFound, precondition } from './error
 import { iso, type AuthContext, type ControlContext } from './context.js';
 import { newUlid } from './ids.js';
 import { APP_NAME, quote } from './names.js';
+import { ensureNetwork } from './networks.js';
 import { IP_KIND, ipReservationId } from './placement.js';
 import { removeVolumeDir } from './volume-dirs.js';
 
@@ -57,11 +58,14 @@ export async function createApp(ctx: ControlContext, auth: AuthContext, input: C
   if (input.network !== undefined && input.network !== '' && !APP_NAME.test(input.network)) {
     throw badRequest(`invalid network name ${quote(input.network)}`);
   }
+  // the app's 6PN network (reference §1d: custom networks isolate apps); a name of another org's
+  // network is refused here, before the app exists
+  const network = await ensureNetwork(ctx, orgSlug, input.network || org.network);
   const app: StoredApp = {
     id: newUlid(),
     name: input.name,
     org: orgSlug,
-    network: input.network || org.network,
+    network: network.name,
     internal_numeric_id: randomInt(1, 2 ** 31),
     status: 'pending',
     created_at: iso(ctx.now()),

@@ -13,7 +13,7 @@ import { ApiError, badRequest, precondition, transitionError } from './errors.js
 import { iso, type ControlContext } from './context.js';
 import { newMachineId, newMachineName, newUlid } from './ids.js';
 import { MACHINE_NAME, REGION, quote } from './names.js';
-import { candidateAddress, hostStatus, ipReservationId, IP_KIND, pickHost } from './placement.js';
+import { hostStatus, ipReservationId, IP_KIND, pickHost, reserveAddress } from './placement.js';
 import { loadVolume } from './volumes.js';
 import { parseImageRef } from './image-ref.js';
 import { loadMachine, mutateMachine, userEvent, withEvent, type MachineDoc } from './machine-store.js';
@@ -66,7 +66,7 @@ async function mountedVolume(ctx: ControlContext, app: string, config: MachineCo
 }
 
 /** Creates a machine: id, name, version, address, host; `desired: started` unless `skip_launch`. */
-export async function createMachine(ctx: ControlContext, app: { name: string; org: string }, input: CreateMachineInput): Promise<Record<string, unknown>> {
+export async function createMachine(ctx: ControlContext, app: { name: string; org: string; network: string }, input: CreateMachineInput): Promise<Record<string, unknown>> {
   if (input.region !== undefined && !REGION.test(input.region)) throw badRequest(`invalid region ${quote(input.region)}`);
   if (input.name !== undefined && input.name !== '' && !MACHINE_NAME.test(input.name)) {
     throw badRequest(`invalid machine name ${quote(input.name)}: use letters, digits, dashes and underscores (at most 63)`);
@@ -76,7 +76,7 @@ export async function createMachine(ctx: ControlContext, app: { name: string; or
     const mount = await mountedVolume(ctx, app.name, input.config, input.region, id);
     const host = mount !== undefined ? (await ctx.store.get<HostRecord>(KINDS.host, mount.vol.host))?.value : await pickHost(ctx, input.region);
     if (host === undefined) throw precondition(`the host of volume ${mount?.vol.id ?? ''} is no longer registered`);
-    const { ip, op: ipOp } = candidateAddress(host, id);
+    const { ip, op: ipOp } = await reserveAddress(ctx, host, app, id);
     const now = ctx.now();
     const instanceId = newUlid();
     const desired: DesiredState = input.skip_launch === true ? 'created' : 'started';

@@ -6,14 +6,17 @@
  * Addresses depend on the host's `address_mode` (model.ts): `loopback` hands out a unique
  * 127.x.y.z from the host's `address_range`, reserved with a `private_ip` entity created in the
  * same batch as the machine (compare-and-set, so two creates never get the same address);
- * `6pn` is not implemented yet.
+ * `6pn` gives the next free `::2` of a /112 in the host's /64 of the app's network
+ * (networks.ts, core/net/sixpn.ts), reserved the same way.
  */
 import { randomInt } from 'node:crypto';
 import { KINDS, type HostRecord } from '../core/model.js';
+import { allocateMachineAddress } from '../core/net/sixpn.js';
 import type { BatchOp } from '../store/types.js';
 import { ApiError, precondition } from './errors.js';
 import type { ControlContext } from './context.js';
 import { quote } from './names.js';
+import { ensureHostPrefix, ensureNetwork } from './networks.js';
 
 /**
  * Store kind of address reservations: id `<host>/<ip>`, scope host id. Not in model.ts's KINDS
@@ -39,10 +42,8 @@ export async function pickHost(ctx: ControlContext, region: string | undefined):
     throw new ApiError('HANGAR_ERR_API_NO_CAPACITY', region === undefined ? 'no hosts are registered; start an agent first' : `no capacity available in region ${quote(region)}: no host is registered there`);
   }
   const now = ctx.now();
-  // hosts that can address a machine come first (6pn is not implemented yet); a region whose
-  // only hosts are silent still gets the machine: their agents may be restarting
-  const usable = hosts.filter((h) => h.address_mode === 'loopback');
-  const candidates = usable.length > 0 ? usable : hosts;
+  // a region whose only hosts are silent still gets the machine: their agents may be restarting
+  const candidates = hosts;
   const alive = candidates.filter((h) => hostStatus(h, now) === 'ok');
   const pool = alive.length > 0 ? alive : candidates;
   const loads = await Promise.all(pool.map((h) => ctx.store.count(IP_KIND, { scope: h.id })));
@@ -72,7 +73,7 @@ function ipString(n: number): string {
  * op in its batch and retries with a new candidate when that op conflicts.
  */
 export function candidateAddress(host: HostRecord, machineId: string): { ip: string; op: BatchOp } {
-  if (host.address_mode === '6pn') throw precondition('6pn addressing is not available yet');
+  if (host.address_mode === '6pn') throw precondition(`host ${quote(host.id)} gives 6PN addresses: use reserveAddress`);
   const cidr = parseCidr4(host.address_range);
   if (cidr === undefined || cidr.base >>> 24 !== 127) {
     throw precondition(`host ${quote(host.id)} has an invalid loopback address_range ${quote(host.address_range)} (want e.g. 127.77.0.0/16)`);
@@ -80,5 +81,20 @@ export function candidateAddress(host: HostRecord, machineId: string): { ip: str
   const size = 2 ** (32 - cidr.prefix);
   // skip the range's first two addresses (network, and .1 which the host itself may use) and the last
   const ip = ipString(cidr.base + randomInt(2, size - 1));
+  return { ip, op: { op: 'put', kind: IP_KIND, id: ipReservationId(host.id, ip), value: { host: host.id, ip, machine_id: machineId }, expectedVersion: 0, scope: host.id } };
+}
+
+/**
+ * The address of a new machine of `app` on `host` plus the op that reserves it: a loopback
+ * candidate, or on a 6PN host the next free machine address in the host's /64 of the app's
+ * network (network and /64 are created on first use). A conflict on the op means another create
+ * took the address meanwhile: the caller calls again and gets the next one.
+ */
+export async function reserveAddress(ctx: ControlContext, host: HostRecord, app: { org: string; network: string }, machineId: string): Promise<{ ip: string; op: BatchOp }> {
+  if (host.address_mode !== '6pn') return candidateAddress(host, machineId);
+  const network = await ensureNetwork(ctx, app.org, app.network);
+  const prefix = await ensureHostPrefix(ctx, host.id, network.number);
+  const used = (await ctx.store.list<{ ip: string }>(IP_KIND, { scope: host.id })).map((e) => e.value.ip);
+  const ip = allocateMachineAddress(prefix, used);
   return { ip, op: { op: 'put', kind: IP_KIND, id: ipReservationId(host.id, ip), value: { host: host.id, ip, machine_id: machineId }, expectedVersion: 0, scope: host.id } };
 }

@@ -369,6 +369,21 @@ export const ERRORS = {
     user: true,
     suggestion: 'The client sent a malformed HTTP request; the proxy answered 400 and closed the connection.',
   },
+  HANGAR_ERR_CERT_CA: {
+    http: 500,
+    user: false,
+    suggestion: 'Check that the data dir is writable by the user running Hangar, or pass another with --data-dir.',
+  },
+  HANGAR_ERR_CERT_NAME: {
+    http: 400,
+    user: true,
+    suggestion: 'Use a DNS host name (letters, digits, hyphens, dots) or a *.domain wildcard.',
+  },
+  HANGAR_ERR_PROXY_AUTOSTART: {
+    http: 503,
+    user: false,
+    suggestion: "The machine a request was held for could not be started; its events and logs say why (`hangar machine status <id>`).",
+  },
   HANGAR_ERR_INTERNAL: {
     http: 500,
     user: false,

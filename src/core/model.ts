@@ -15,6 +15,9 @@
  * - `host`           host id         / region          (registered and heart-beaten by its agent)
  * - `task_handle`    machine id      / host id         (the agent's persisted driver handle)
  * - `private_ip`     `<host>/<ip>`   / host id         (address reservation, created with its machine)
+ * - `network`        `<org>:<name>`  / org slug        (a 6PN network: its number; see networkId)
+ * - `network_number` number          / `6pn`           (reservation of a network number, globally unique)
+ * - `host_prefix`    `<number>:<host>` / host id        (the host's /64 in a network; plus `<number>:=<prefix>` reservations)
  */
 import type { MachineConfig } from './fly/machine-config.js';
 
@@ -29,7 +32,18 @@ export const KINDS = {
   host: 'host',
   taskHandle: 'task_handle',
   privateIp: 'private_ip',
+  network: 'network',
+  networkNumber: 'network_number',
+  hostPrefix: 'host_prefix',
 } as const;
+
+/**
+ * The id of org `org`'s network called `name`. Network names are per org (every org has a
+ * `default`), so anything that groups by network (the DNS zone, its listeners) uses this id.
+ */
+export function networkId(org: string, name: string): string {
+  return `${org}:${name}`;
+}
 
 export interface OrgRecord {
   slug: string;

@@ -6,7 +6,7 @@
  * or address), as uncloud skips no-op reloads (STYLE.md).
  */
 import { buildZone, type ZoneApp, type ZoneInput, type ZoneMachine, type Zone } from '../core/dns/zone.js';
-import { KINDS, type AppRecord } from '../core/model.js';
+import { KINDS, networkId, type AppRecord } from '../core/model.js';
 import type { MachineRecord } from '../core/machine/types.js';
 import type { StateStore, StoreWatcher, WatchEvent } from '../store/types.js';
 
@@ -22,9 +22,9 @@ export interface ZoneFeederOptions {
   onError?: (err: Error) => void;
 }
 
-/** The zone's view of an app record. */
+/** The zone's view of an app record; networks are told apart by org and name (`networkId`). */
 export function zoneApp(app: AppRecord): ZoneApp {
-  return { name: app.name, network: app.network, org: app.org };
+  return { name: app.name, network: networkId(app.org, app.network), org: app.org };
 }
 
 /** The zone's view of a machine record: only the fields the zone reads (reference §1d). */

@@ -26,9 +26,10 @@ export function routeMachine(m: MachineRecord): RouteMachine {
     region: m.region,
     state: m.state,
     cordoned: m.cordoned === true,
-    checks: (m.checks ?? []).filter((c) => c.name.startsWith('servicecheck-')).map((c) => ({ ...c, output: '', updated_at: '' })),
+    // outputs and times change without changing routing: left out so they cause no rebuild
+    checks: (m.checks ?? []).map((c) => ({ ...c, output: '', updated_at: '' })),
     routing: m.routing ?? null,
-    config: { services: m.config?.services },
+    config: { services: m.config?.services, checks: m.config?.checks },
   };
 }
 
@@ -55,6 +56,11 @@ export class RouteFeeder {
     this.apply(first.value);
     await this.rebuild();
     void this.pump(it);
+  }
+
+  /** The machine records as last seen (the autostop loop reads them each round). */
+  machineRecords(): Iterable<MachineRecord> {
+    return this.machines.values();
   }
 
   /** Resolves once every change up to `revision` is applied and its table handed over. */

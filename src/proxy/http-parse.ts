@@ -1,9 +1,9 @@
 /**
  * A hand-rolled HTTP/1.x head scanner and chunked-body framer over raw Buffers. The proxy
  * forwards bytes, not objects: it reads only what a decision needs (method, Host, framing,
- * Connection/Upgrade, Fly's client routing headers) and re-emits the head as one latin1 string
- * with some lines dropped and Fly's lines added (reference §1c). Node's HTTP parser and
- * re-serialization cost 3–4× nginx's CPU per request (bench/proxy), hence this file.
+ * Connection/Upgrade, Fly's client routing headers) and re-emits the head as slices of the
+ * client's buffer with some lines dropped and Fly's lines added (reference §1c). Node's HTTP
+ * parser and re-serialization cost 3–4× nginx's CPU per request (bench/proxy), hence this file.
  */
 
 /** `\r\n\r\n` as a search needle. */
@@ -20,7 +20,6 @@ export class HeadError extends Error {
 
 export interface RequestHead {
   method: string;
-  target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: number;
   host: string;
@@ -37,8 +36,38 @@ export interface RequestHead {
   preferInstance: string | undefined;
   forceRegion: string | undefined;
   preferRegion: string | undefined;
-  /** The head to forward without its final empty line; dropped lines already removed. */
-  forward: string;
+  /**
+   * The head to forward, as `[start, end)` pairs of the request buffer (dropped lines left out,
+   * no final empty line): copied straight into the upstream write, never decoded (bench/proxy).
+   */
+  slices: number[];
+  /** Lines to forward after the slices (the re-added `Connection`/`Upgrade` of an upgrade). */
+  tail: string;
+  /** Bytes of slices + tail. */
+  forwardLength: number;
+  /** Offset of the request target in the buffer (decoded only for a redirect). */
+  targetStart: number;
+  targetEnd: number;
+}
+
+/** The request target of `head` within the buffer it was parsed from. */
+export function requestTarget(buf: Buffer, head: RequestHead): string {
+  return buf.toString('latin1', head.targetStart, head.targetEnd);
+}
+
+/** The forwarded head as a string (tests and diagnostics; the hot path copies the slices). */
+export function forwardedHead(buf: Buffer, head: RequestHead): string {
+  let out = '';
+  for (let i = 0; i < head.slices.length; i += 2) out += buf.toString('latin1', head.slices[i], head.slices[i + 1]);
+  return out + head.tail;
+}
+
+function methodOf(buf: Buffer, len: number): string {
+  // The common methods as constants: no decode per request.
+  if (len === 3 && buf[0] === 0x47 && buf[1] === 0x45 && buf[2] === 0x54) return 'GET';
+  if (len === 4 && buf[0] === 0x50 && buf[1] === 0x4f && buf[2] === 0x53 && buf[3] === 0x54) return 'POST';
+  if (len === 4 && buf[0] === 0x48 && buf[1] === 0x45 && buf[2] === 0x41 && buf[3] === 0x44) return 'HEAD';
+  return buf.toString('latin1', 0, len);
 }
 
 function lower(c: number): number {
@@ -134,8 +163,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   if (minorCh !== 0x30 && minorCh !== 0x31) throw new HeadError(505, 'only HTTP/1.0 and HTTP/1.1 are supported');
   for (let i = sp1 + 1; i < sp2; i++) if (buf[i]! <= 0x20 || buf[i] === 0x7f) throw new HeadError(400, 'malformed request target');
   const head: RequestHead = {
-    method: buf.toString('latin1', 0, sp1),
-    target: buf.toString('latin1', sp1 + 1, sp2),
+    method: methodOf(buf, sp1),
     minor: minorCh - 0x30,
     host: '',
     close: minorCh === 0x30,
@@ -148,12 +176,16 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
     preferInstance: undefined,
     forceRegion: undefined,
     preferRegion: undefined,
-    forward: '',
+    slices: [],
+    tail: '',
+    forwardLength: 0,
+    targetStart: sp1 + 1,
+    targetEnd: sp2,
   };
   let hasHost = false;
   let connUpgrade = false;
   let hasUpgrade = false;
-  let forward = '';
+  const slices = head.slices;
   let copyFrom = 0;
   let p = lineEnd + 2;
   const last = end - 2; // the final empty line starts here
@@ -229,7 +261,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
           break;
       }
       if (drop) {
-        forward += buf.toString('latin1', copyFrom, p);
+        if (p > copyFrom) slices.push(copyFrom, p);
         copyFrom = e + 2;
       }
     }
@@ -238,15 +270,15 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   if (head.chunked && head.contentLength >= 0) throw new HeadError(400, 'both Content-Length and Transfer-Encoding');
   if (!hasHost && head.minor === 1) throw new HeadError(400, 'missing Host header');
   head.upgrade = connUpgrade && hasUpgrade;
+  if (last > copyFrom) slices.push(copyFrom, last);
   if (head.upgrade) {
     // Connection/Upgrade are hop-by-hop and were dropped; an upgrade passes them on explicitly.
-    forward += buf.toString('latin1', copyFrom, last);
     const up = /\r\nupgrade:[ \t]*([^\r]*)/i.exec(buf.toString('latin1', 0, last));
-    forward += `Connection: upgrade\r\nUpgrade: ${up?.[1]?.trim() ?? ''}\r\n`;
-  } else {
-    forward += buf.toString('latin1', copyFrom, last);
+    head.tail = `Connection: upgrade\r\nUpgrade: ${up?.[1]?.trim() ?? ''}\r\n`;
   }
-  head.forward = forward;
+  let n = head.tail.length;
+  for (let i = 0; i < slices.length; i += 2) n += slices[i + 1]! - slices[i]!;
+  head.forwardLength = n;
   return head;
 }
 
@@ -280,15 +312,25 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | unde
         let vs = colon + 1;
         while (vs < e && (buf[vs] === 32 || buf[vs] === 9)) vs++;
         if (len === 14 && nameIs(buf, p, 'content-length')) {
-          const n = Number(buf.toString('latin1', vs, e).trim());
-          if (!Number.isSafeInteger(n) || n < 0) return undefined;
+          // Digits read in place (no decode); trailing spaces allowed, anything else is malformed.
+          let n = 0;
+          let i = vs;
+          for (; i < e && buf[i]! >= 48 && buf[i]! <= 57; i++) n = n * 10 + buf[i]! - 48;
+          let t = i;
+          while (t < e && (buf[t] === 32 || buf[t] === 9)) t++;
+          if (i === vs || t !== e || !Number.isSafeInteger(n)) return undefined;
           res.contentLength = n;
         } else if (len === 17 && nameIs(buf, p, 'transfer-encoding')) {
           res.chunked = buf.toString('latin1', vs, e).toLowerCase().includes('chunked');
         } else if (len === 10 && nameIs(buf, p, 'connection')) {
-          const v = buf.toString('latin1', vs, e).toLowerCase();
-          if (hasToken(v, 'close')) res.close = true;
-          else if (hasToken(v, 'keep-alive')) res.close = false;
+          // The usual values compared in place; anything else decoded and tokenized.
+          if (e - vs === 10 && nameIs(buf, vs, 'keep-alive')) res.close = false;
+          else if (e - vs === 5 && nameIs(buf, vs, 'close')) res.close = true;
+          else {
+            const v = buf.toString('latin1', vs, e).toLowerCase();
+            if (hasToken(v, 'close')) res.close = true;
+            else if (hasToken(v, 'keep-alive')) res.close = false;
+          }
         }
       }
     }

@@ -1,19 +1,25 @@
 /**
- * One client connection on an HTTP listener: a byte-forwarding HTTP/1.1 state machine.
+ * One client connection on an HTTP listener: a byte-forwarding HTTP/1.1 state machine (request
+ * side; the response side is http-response.ts).
  *
  * Per request: scan the head (http-parse.ts), route by Host (or by port), pick a machine
- * (core/proxy/balance.ts), write the head with Fly's lines added (reference §1c) on a pooled
- * upstream connection, then pass body bytes through while a framer finds where the request and
- * the response end so both connections can be reused. Requests are handled one at a time;
- * pipelined ones wait in the buffer. After a `101`, both directions are spliced.
+ * (core/proxy/balance.ts), hold the request while a machine autostarts or a slot frees up
+ * (reference §1c), write the head with Fly's lines added plus the body bytes that came with it
+ * as one Buffer on a pooled upstream connection, then pass further body bytes through while a
+ * framer finds where the request ends. Requests are handled one at a time; pipelined ones wait
+ * in the buffer. After a `101`, both directions are spliced.
  */
 import type { Socket } from 'node:net';
-import { pick, type PickRequest } from '../core/proxy/balance.js';
-import { connectionHeaderBlock, forwardedForLine, forwardedPortLine, parseRegionList, VIA } from '../core/proxy/headers.js';
+import { performance } from 'node:perf_hooks';
+import { pick, type PickRequest, type PickResult } from '../core/proxy/balance.js';
+import { connectionHeaderBlock, forwardedForLine, forwardedPortLine, parseRegionList } from '../core/proxy/headers.js';
 import { routeForHost, routeForPort } from '../core/proxy/table.js';
 import type { Backend, ListenerSpec, Route } from '../core/proxy/types.js';
-import { routeKey, type ProxyContext } from './context.js';
-import { ChunkedScanner, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead, type RequestHead } from './http-parse.js';
+import { routeKey, type ClientInfo, type ProxyContext } from './context.js';
+import { ChunkedScanner, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, requestTarget, type RequestHead } from './http-parse.js';
+import { HttpResponse, type ResponseOwner } from './http-response.js';
+import { proxyAnswer } from './http-answer.js';
+import { writeUpstreamHead } from './http-request-write.js';
 import type { Upstream, UpstreamOwner } from './pool.js';
 import type { Waiter } from './queue.js';
 
@@ -28,62 +34,79 @@ const enum Phase {
 
 const NO_ROUTING: PickRequest = {};
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const STATUS_TEXT: Record<number, string> = { 301: 'Moved Permanently', 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported' };
+/** A complete request up to this size is kept for one resend (stale keep-alive, machine still starting). */
+const REPLAY_MAX = 16 * 1024;
 
-export class HttpSession implements UpstreamOwner, Waiter {
+export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   private phase = Phase.Head;
   private buf: Buffer | null = null;
-  private readonly connBlock: string;
   private readonly clientIp: string;
+  private readonly proto: 'http' | 'https';
+  private readonly connBlock: string;
+  /** The added lines of a request with no X-Forwarded-For/-Port of its own (the common case). */
+  private readonly plainLines: string;
+  /** `plainLines` encoded once per connection: copied, not encoded, per request. */
+  private readonly plainBuf: Buffer;
+  private readonly res: HttpResponse;
   // current request
   private req: RequestHead | null = null;
+  private headBuf: Buffer | null = null;
   private route: Route | null = null;
   private backend: Backend | null = null;
   private reqBodyLeft = 0;
   private reqChunks: ChunkedScanner | null = null;
-  private sentHead = '';
-  /** The whole request as sent, while it is small and complete: for one retry on a stale connection. */
+  /** What was written upstream for the current request, when complete and small: for a resend. */
   private replay: Buffer | null = null;
+  private replayIdempotent = false;
   private retried = false;
+  /** The request waited for an autostart: a refused connection means "not listening yet", retried. */
+  private held = false;
+  private heldSince = 0;
+  private connectTries = 0;
   private up: Upstream | null = null;
   private counted = false;
   /** `concurrency.type = "connections"`: the machine this connection is bound to (counted once). */
   private pinned: Backend | null = null;
   private pinnedRoute: Route | null = null;
-  // current response
-  private resStarted = false;
-  private resHead: Buffer | null = null;
-  private resLeft = 0;
-  private resChunks: ChunkedScanner | null = null;
-  private resUntilClose = false;
-  private resReusable = true;
-  private resStatus = 0;
   private closeAfter = false;
+  private paused = false;
+  private t0 = 0;
+  private bytesIn = 0;
 
-  constructor(private readonly sock: Socket, private readonly ctx: ProxyContext, private readonly spec: ListenerSpec) {
-    sock.setNoDelay(true);
-    const ip = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.clientIp = ip;
-    this.connBlock = connectionHeaderBlock({ clientIp: ip, publicPort: spec.publicPort, proto: spec.proto, region: ctx.region });
-    sock.on('data', (d: Buffer) => this.onClientData(d));
-    sock.on('error', () => undefined);
-    sock.on('close', () => this.onClientClose());
-    sock.on('drain', () => this.up?.sock.resume());
+  constructor(readonly client: Socket, private readonly ctx: ProxyContext, private readonly spec: ListenerSpec, info?: ClientInfo) {
+    client.setNoDelay(true);
+    this.clientIp = info?.clientIp ?? (client.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.proto = info?.proto ?? spec.proto;
+    this.connBlock = connectionHeaderBlock({ clientIp: this.clientIp, publicPort: spec.publicPort, proto: this.proto, region: ctx.region });
+    this.plainLines = this.connBlock + forwardedForLine(undefined, this.clientIp) + forwardedPortLine(spec.publicPort);
+    this.plainBuf = Buffer.from(this.plainLines, 'latin1');
+    this.res = new HttpResponse(this);
+    ctx.metrics.connectionOpened(spec.publicPort);
+    client.on('data', (d: Buffer) => this.onClientData(d));
+    client.on('error', () => undefined);
+    client.on('close', () => this.onClientClose());
+    client.on('drain', () => this.up?.sock.resume());
   }
 
-  private paused = false;
+  get headRequest(): boolean {
+    return this.req?.method === 'HEAD';
+  }
+
+  get upgradeRequest(): boolean {
+    return this.req?.upgrade === true;
+  }
 
   /** pause()/resume() cost an epoll_ctl each: only when the state really changes. */
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.sock.pause();
+    this.client.pause();
   }
 
   private resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.sock.resume();
+    this.client.resume();
   }
 
   private onClientData(d: Buffer): void {
@@ -123,8 +146,13 @@ export class HttpSession implements UpstreamOwner, Waiter {
       else this.reject(400, 'malformed request');
       return;
     }
+    this.t0 = performance.now();
+    this.bytesIn = idx + 4;
+    this.headBuf = buf;
     this.buf = idx + 4 < buf.length ? buf.subarray(idx + 4) : null;
     this.req = head;
+    this.held = false;
+    this.connectTries = 0;
     this.closeAfter = head.close;
     const table = this.ctx.table();
     const route = this.spec.kind === 'http-host' ? routeForHost(table, this.spec.publicPort, head.host) : routeForPort(table, this.spec.publicPort);
@@ -132,16 +160,21 @@ export class HttpSession implements UpstreamOwner, Waiter {
       this.reject(404, head.host ? `no app is configured for host '${head.host}'` : 'this request has no Host header, so no app could be chosen');
       return;
     }
-    if (route.forceHttps && this.spec.proto === 'http') {
+    this.route = route;
+    if (route.forceHttps && this.proto === 'http') {
       const host = head.host.replace(/:\d+$/, '');
-      this.respond(301, '', `Location: https://${host}${head.target}\r\n`);
+      this.respond(301, '', `Location: https://${host}${requestTarget(buf, head)}\r\n`);
       return;
     }
-    this.route = route;
     this.dispatch();
   }
 
-  /** Chooses a machine (or queues/rejects) and sends the request. */
+  private pickFor(route: Route, head: RequestHead): PickResult {
+    const routing = head.forceInstance !== undefined || head.preferInstance !== undefined || head.forceRegion !== undefined || head.preferRegion !== undefined ? this.routing(head) : NO_ROUTING;
+    return pick(route, routing, this.ctx.load, this.ctx.balance);
+  }
+
+  /** Chooses a machine (or holds/rejects) and sends the request. */
   private dispatch(): void {
     const route = this.route!;
     const head = this.req!;
@@ -150,16 +183,9 @@ export class HttpSession implements UpstreamOwner, Waiter {
     if (this.pinned && this.pinnedRoute === route && head.forceInstance === undefined && head.preferInstance === undefined) {
       backend = this.pinned;
     } else {
-      const routing = head.forceInstance !== undefined || head.preferInstance !== undefined || head.forceRegion !== undefined || head.preferRegion !== undefined ? this.routing(head) : NO_ROUTING;
-      const r = pick(route, routing, this.ctx.load, this.ctx.balance);
-      if (r.kind === 'queue') {
-        this.phase = Phase.Queued;
-        this.pause();
-        if (!this.ctx.queues.enqueue(routeKey(route), this)) this.reject(503, `every machine of app '${route.app}' is at its hard limit and the queue is full`);
-        return;
-      }
-      if (r.kind === 'autostart') {
-        this.reject(503, `no machine of app '${route.app}' is running (autostart is not available yet)`);
+      const r = this.pickFor(route, head);
+      if (r.kind === 'queue' || r.kind === 'autostart') {
+        this.hold(route, r.kind === 'autostart');
         return;
       }
       if (r.kind === 'reject') {
@@ -181,11 +207,39 @@ export class HttpSession implements UpstreamOwner, Waiter {
       this.counted = true;
     }
     this.ctx.hooks.onRequestStart?.(route, backend);
-    let added = this.connBlock + forwardedForLine(head.forwardedFor, this.clientIp);
-    if (!head.hasForwardedPort) added += forwardedPortLine(this.spec.publicPort);
-    if (preferredUnavailable) added += 'Fly-Preferred-Instance-Unavailable: true\r\n';
-    this.sentHead = head.forward + added + '\r\n';
-    this.send(this.ctx.pool.acquire(backend.address, backend.port));
+    let lines: string;
+    if (head.forwardedFor === undefined && !head.hasForwardedPort && !preferredUnavailable) lines = this.plainLines;
+    else {
+      lines = this.connBlock + forwardedForLine(head.forwardedFor, this.clientIp);
+      if (!head.hasForwardedPort) lines += forwardedPortLine(this.spec.publicPort);
+      if (preferredUnavailable) lines += 'Fly-Preferred-Instance-Unavailable: true\r\n';
+    }
+    this.send(this.ctx.pool.acquireFor(backend), lines);
+  }
+
+  /** Waits in the route's queue: for a slot below a hard limit, or for an autostarted machine. */
+  private hold(route: Route, autostart: boolean): void {
+    this.phase = Phase.Queued;
+    this.pause();
+    const key = routeKey(route);
+    const wait = autostart ? { ms: this.ctx.autostartWaitMs, reason: `waited ${this.ctx.autostartWaitMs} ms for a machine of app '${route.app}' to start` } : undefined;
+    if (!this.ctx.queues.enqueue(key, this, wait)) {
+      this.reject(503, autostart ? `app '${route.app}' has too many requests waiting for a machine to start` : `every machine of app '${route.app}' is at its hard limit and the queue is full`);
+      return;
+    }
+    if (autostart) this.askStart(route);
+  }
+
+  /** Autostart (reference §1c); false after answering 503 when nothing could be started. */
+  private askStart(route: Route): boolean {
+    if (!this.held) {
+      this.held = true;
+      this.heldSince = performance.now();
+    }
+    if (this.ctx.requestStart(route)) return true;
+    this.ctx.queues.remove(routeKey(route), this);
+    this.reject(503, `no machine of app '${route.app}' is running and none could be started`);
+    return false;
   }
 
   private routing(head: RequestHead): PickRequest {
@@ -197,7 +251,7 @@ export class HttpSession implements UpstreamOwner, Waiter {
     };
   }
 
-  /** Waiter: a slot freed up on our route. */
+  /** Waiter: a slot freed up, or the table changed (a machine started). */
   retry(): boolean {
     if (this.phase !== Phase.Queued) return true;
     const route = this.ctx.currentRoute(this.route!.app, this.route!.publicPort);
@@ -206,8 +260,9 @@ export class HttpSession implements UpstreamOwner, Waiter {
       return true;
     }
     this.route = route;
-    const r = pick(route, this.req!.forceInstance !== undefined || this.req!.preferRegion !== undefined || this.req!.forceRegion !== undefined ? this.routing(this.req!) : NO_ROUTING, this.ctx.load, this.ctx.balance);
+    const r = this.pickFor(route, this.req!);
     if (r.kind === 'queue') return false;
+    if (r.kind === 'autostart') return !this.askStart(route);
     this.phase = Phase.Head;
     this.dispatch();
     return true;
@@ -224,22 +279,19 @@ export class HttpSession implements UpstreamOwner, Waiter {
     this.respond(status, `hangar-proxy: ${reason}\n`, '');
   }
 
-  private send(up: Upstream): void {
+  private send(up: Upstream, lines: string): void {
     this.up = up;
-    up.owner = this;
+    up.owner = this.res;
     up.uses += 1;
     this.retried = false;
-    this.resStarted = false;
-    this.resHead = null;
-    this.resReusable = true;
+    this.res.begin();
     const head = this.req!;
     const buf = this.buf;
-    this.replay = null;
     let bodyEnd = 0;
     let complete = true;
     if (head.chunked) {
       this.reqChunks = new ChunkedScanner();
-      const end = buf ? this.scanReq(buf, 0) : -1;
+      const end = buf ? this.scanReq(buf) : -1;
       if (end === -2) return;
       complete = end >= 0;
       bodyEnd = complete ? end : (buf?.length ?? 0);
@@ -249,12 +301,12 @@ export class HttpSession implements UpstreamOwner, Waiter {
       this.reqBodyLeft = head.contentLength - bodyEnd;
       complete = this.reqBodyLeft === 0;
     }
-    const sock = up.sock;
-    sock.cork();
-    sock.write(this.sentHead, 'latin1');
-    if (bodyEnd > 0) sock.write(buf!.subarray(0, bodyEnd));
-    sock.uncork();
-    if (complete && IDEMPOTENT.has(head.method) && bodyEnd <= 16384) this.replay = bodyEnd > 0 ? Buffer.from(buf!.subarray(0, bodyEnd)) : Buffer.alloc(0);
+    this.bytesIn += bodyEnd;
+    const added = lines === this.plainLines ? this.plainBuf : lines;
+    const { out, inline } = writeUpstreamHead(up.sock, head, this.headBuf!, added, buf, bodyEnd);
+    this.replay = complete && inline && out.length <= REPLAY_MAX ? out : null;
+    this.replayIdempotent = IDEMPOTENT.has(head.method);
+    this.headBuf = null;
     this.buf = buf && bodyEnd < buf.length ? buf.subarray(bodyEnd) : null;
     if (complete) {
       this.phase = Phase.Wait;
@@ -267,9 +319,9 @@ export class HttpSession implements UpstreamOwner, Waiter {
   }
 
   /** Chunked request framing; -2 after answering 400. */
-  private scanReq(buf: Buffer, start: number): number {
+  private scanReq(buf: Buffer): number {
     try {
-      return this.reqChunks!.scan(buf, start, buf.length);
+      return this.reqChunks!.scan(buf, 0, buf.length);
     } catch (err) {
       this.abortUpstream();
       this.reject(400, (err as Error).message);
@@ -280,7 +332,7 @@ export class HttpSession implements UpstreamOwner, Waiter {
   private forwardBody(d: Buffer): void {
     let end: number;
     if (this.reqChunks) {
-      end = this.scanReq(d, 0);
+      end = this.scanReq(d);
       if (end === -2) return;
     } else {
       end = Math.min(d.length, this.reqBodyLeft);
@@ -290,6 +342,7 @@ export class HttpSession implements UpstreamOwner, Waiter {
     const up = this.up;
     if (!up) return;
     const piece = end < 0 || end === d.length ? d : d.subarray(0, end);
+    this.bytesIn += piece.length;
     if (!up.sock.write(piece)) {
       this.pause();
       up.sock.once('drain', () => this.phase !== Phase.Closed && this.resume());
@@ -303,124 +356,25 @@ export class HttpSession implements UpstreamOwner, Waiter {
     }
   }
 
-  onUpstreamData(up: Upstream, d: Buffer): void {
-    if (this.phase === Phase.Tunnel) {
-      if (!this.sock.write(d)) up.sock.pause();
-      return;
-    }
-    if (this.resLeft === 0 && !this.resChunks && !this.resUntilClose) {
-      this.onResponseHead(up, d);
-      return;
-    }
-    this.forwardResponse(up, d, 0);
+  /** ResponseOwner: `Fly-Request-Id` and `Via` unless the service is pristine. */
+  responseLinesLength(): number {
+    return this.route!.pristine ? 0 : this.ctx.responseLinesLength;
   }
 
-  private onResponseHead(up: Upstream, d: Buffer): void {
-    this.resStarted = true;
-    const buf = this.resHead ? Buffer.concat([this.resHead, d]) : d;
-    const idx = buf.indexOf(HEAD_END);
-    if (idx < 0) {
-      if (buf.length > MAX_HEAD_BYTES) this.badGateway('the app sent a response head larger than 64 KiB');
-      else this.resHead = buf;
-      return;
-    }
-    this.resHead = null;
-    const end = idx + 4;
-    const res = parseResponseHead(buf, end);
-    if (!res) {
-      this.badGateway('the app sent a malformed HTTP response');
-      return;
-    }
-    const route = this.route!;
-    const added = route.pristine ? '' : `Fly-Request-Id: ${this.ctx.requestId()}\r\n${VIA}`;
-    const out = buf.toString('latin1', 0, idx + 2) + added + '\r\n';
-    if (res.status < 200 && res.status !== 101) {
-      // 100 Continue / 103 Early Hints: pass on and wait for the final response.
-      this.sock.write(out, 'latin1');
-      if (end < buf.length) this.onResponseHead(up, buf.subarray(end));
-      return;
-    }
-    this.resStatus = res.status;
-    if (res.status === 101 && this.req!.upgrade) {
-      this.sock.write(out, 'latin1');
-      this.phase = Phase.Tunnel;
-      if (end < buf.length) this.sock.write(buf.subarray(end));
-      const pending = this.buf;
-      this.buf = null;
-      if (pending) up.sock.write(pending);
-      up.sock.on('drain', () => this.resume());
-      this.resume();
-      return;
-    }
-    if (res.close || res.minor === 0) {
-      this.resReusable = false;
-      this.closeAfter = true;
-    }
-    const method = this.req!.method;
-    const sock = this.sock;
-    sock.cork();
-    sock.write(out, 'latin1');
-    if (method === 'HEAD' || res.status === 204 || res.status === 304) {
-      sock.uncork();
-      this.endResponse(up, end < buf.length);
-      return;
-    }
-    if (res.chunked) this.resChunks = new ChunkedScanner();
-    else if (res.contentLength >= 0) this.resLeft = res.contentLength;
-    else {
-      this.resUntilClose = true;
-      this.resReusable = false;
-      this.closeAfter = true;
-    }
-    if (res.contentLength === 0 && !res.chunked) {
-      sock.uncork();
-      this.endResponse(up, end < buf.length);
-      return;
-    }
-    this.forwardResponse(up, buf, end);
-    sock.uncork();
+  writeResponseLines(out: Buffer, o: number): number {
+    return this.ctx.writeResponseLines(out, o);
   }
 
-  private forwardResponse(up: Upstream, d: Buffer, start: number): void {
-    let end = d.length;
-    let done = false;
-    if (this.resChunks) {
-      let e: number;
-      try {
-        e = this.resChunks.scan(d, start, d.length);
-      } catch {
-        this.sock.destroy();
-        this.abortUpstream();
-        return;
-      }
-      if (e >= 0) {
-        end = e;
-        done = true;
-      }
-    } else if (!this.resUntilClose) {
-      const n = Math.min(this.resLeft, d.length - start);
-      this.resLeft -= n;
-      end = start + n;
-      done = this.resLeft === 0;
-    }
-    if (end > start && !this.sock.write(start === 0 && end === d.length ? d : d.subarray(start, end))) up.sock.pause();
-    if (done) this.endResponse(up, end < d.length);
-  }
-
-  /** The response is complete: hand the upstream back, count the request out, go on. */
-  private endResponse(up: Upstream, extra: boolean): void {
-    this.resChunks = null;
-    this.resLeft = 0;
-    this.resUntilClose = false;
+  /** ResponseOwner: the response is complete: hand the upstream back, count the request out, go on. */
+  responseDone(up: Upstream, reusable: boolean, closeClient: boolean, status: number, bytes: number): void {
     this.up = null;
-    const reusable = this.resReusable && !extra && this.phase === Phase.Wait;
-    if (reusable) this.ctx.pool.release(up);
+    if (reusable && this.phase === Phase.Wait) this.ctx.pool.release(up);
     else up.destroy();
-    if (this.phase === Phase.Body) this.closeAfter = true; // answered before the body finished
-    this.finishRequest();
+    if (this.phase === Phase.Body || closeClient) this.closeAfter = true; // answered before the body finished
+    this.finishRequest(status, bytes);
     if (this.closeAfter) {
       this.phase = Phase.Closed;
-      this.sock.end();
+      this.client.end();
       return;
     }
     this.phase = Phase.Head;
@@ -429,58 +383,92 @@ export class HttpSession implements UpstreamOwner, Waiter {
     if (this.phase === Phase.Head) this.resume();
   }
 
-  private finishRequest(): void {
-    const b = this.backend;
-    if (!b) return;
-    this.backend = null;
-    this.ctx.hooks.onRequestEnd?.(this.route!, b, this.resStatus);
-    if (this.counted) {
-      this.counted = false;
-      this.ctx.dropLoad(b, this.route!);
-    }
+  /** ResponseOwner: a `101`: from now on both directions are spliced. */
+  tunnel(up: Upstream, rest: Buffer | null): void {
+    this.phase = Phase.Tunnel;
+    up.owner = this;
+    if (rest) this.client.write(rest);
+    const pending = this.buf;
+    this.buf = null;
+    if (pending) up.sock.write(pending);
+    up.sock.on('drain', () => this.resume());
+    this.resume();
   }
 
+  /** Tunnel: bytes from the app. */
+  onUpstreamData(up: Upstream, d: Buffer): void {
+    if (!this.client.write(d)) up.sock.pause();
+  }
+
+  /** Tunnel: the app closed. */
   onUpstreamClose(up: Upstream): void {
     if (this.up !== up) return;
     this.up = null;
-    if (this.phase === Phase.Tunnel || this.phase === Phase.Closed) {
-      this.sock.end();
-      this.finishRequest();
-      return;
-    }
-    if (this.resUntilClose) {
-      this.closeAfter = true;
-      this.endResponse(up, false);
-      return;
-    }
-    if (!this.resStarted && this.replay && up.uses > 0 && this.phase === Phase.Wait && this.backend && up.uses > 1 && !this.retried) {
-      // A kept-alive connection (uses > 1: it served an earlier request) the app closed just as
-      // we reused it: send once more on a fresh one, once.
-      const fresh = this.ctx.pool.acquire(this.backend.address, this.backend.port, true);
-      fresh.uses = 1;
-      this.retried = true;
-      const replay = this.replay;
-      this.replay = null;
-      this.up = fresh;
-      fresh.owner = this;
-      fresh.sock.cork();
-      fresh.sock.write(this.sentHead, 'latin1');
-      if (replay.length > 0) fresh.sock.write(replay);
-      fresh.sock.uncork();
-      return;
-    }
-    if (this.resStarted) {
-      this.finishRequest();
-      this.phase = Phase.Closed;
-      this.sock.destroy();
-      return;
-    }
-    this.badGateway(`the app's machine ${this.backend?.machineId ?? ''} closed the connection without answering`);
+    this.client.end();
+    this.finishRequest(101, 0);
   }
 
-  private badGateway(reason: string): void {
+  private finishRequest(status: number, bytesOut: number): void {
+    const b = this.backend;
+    if (!b) return;
+    this.backend = null;
+    const route = this.route!;
+    this.ctx.hooks.onRequestEnd?.(route, b, status);
+    this.ctx.metrics.request(route, b, status, performance.now() - this.t0, this.bytesIn, bytesOut);
+    if (this.counted) {
+      this.counted = false;
+      this.ctx.dropLoad(b, route);
+    }
+  }
+
+  /** ResponseOwner: the upstream closed before the response ended. */
+  upstreamLost(up: Upstream, started: boolean, status: number, bytes: number): void {
+    if (this.up !== up) return;
+    this.up = null;
+    if (this.phase === Phase.Closed) {
+      this.finishRequest(status, bytes);
+      return;
+    }
+    const b = this.backend;
+    const replay = this.replay;
+    if (!started && replay && b && this.phase === Phase.Wait) {
+      if (!up.connected && this.held && performance.now() - this.heldSince < this.ctx.autostartWaitMs) {
+        // The machine was just autostarted and its app is not listening yet: try again shortly
+        // (bounded by the autostart wait).
+        const delay = Math.min(200, 10 * ++this.connectTries);
+        setTimeout(() => this.resend(b, replay), delay);
+        return;
+      }
+      if (up.connected && up.uses > 1 && this.replayIdempotent && !this.retried) {
+        // A kept-alive connection the app closed just as we reused it: once more on a fresh one.
+        this.retried = true;
+        this.resend(b, replay);
+        return;
+      }
+    }
+    if (started) {
+      this.finishRequest(status, bytes);
+      this.phase = Phase.Closed;
+      this.client.destroy();
+      return;
+    }
+    this.badResponse(`the app's machine ${b?.machineId ?? ''} closed the connection without answering`);
+  }
+
+  private resend(b: Backend, replay: Buffer): void {
+    if (this.phase !== Phase.Wait || this.backend !== b) return;
+    const fresh = this.ctx.pool.acquireFor(b, true);
+    fresh.uses = 1;
+    this.up = fresh;
+    fresh.owner = this.res;
+    this.res.begin();
+    fresh.sock.write(replay);
+  }
+
+  /** ResponseOwner: answers 502 for an app that did not speak HTTP. */
+  badResponse(reason: string): void {
     this.abortUpstream();
-    this.finishRequest();
+    this.finishRequest(502, 0);
     this.reject(502, reason);
   }
 
@@ -492,28 +480,19 @@ export class HttpSession implements UpstreamOwner, Waiter {
 
   /** Answers the current request from the proxy itself. */
   private respond(status: number, body: string, extra: string): void {
-    this.finishRequest();
-    const pristine = this.route?.pristine === true;
-    const len = Buffer.byteLength(body);
-    const closing = this.closeAfter || status >= 400;
-    const head =
-      `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-      extra +
-      (len > 0 ? 'Content-Type: text/plain; charset=utf-8\r\n' : '') +
-      `Content-Length: ${len}\r\n` +
-      (pristine ? '' : `Fly-Request-Id: ${this.ctx.requestId()}\r\n${VIA}`) +
-      (closing ? 'Connection: close\r\n' : '') +
-      '\r\n';
+    this.finishRequest(status, 0);
+    this.ctx.metrics.answered(this.route?.app, status);
     this.phase = Phase.Closed;
-    this.sock.end(head + body);
+    this.client.end(proxyAnswer(status, body, extra, this.route?.pristine === true ? '' : this.ctx.responseLines(), this.closeAfter || status >= 400));
   }
 
   private onClientClose(): void {
     const wasQueued = this.phase === Phase.Queued;
     this.phase = Phase.Closed;
+    this.ctx.metrics.connectionClosed(this.spec.publicPort);
     if (wasQueued && this.route) this.ctx.queues.remove(routeKey(this.route), this);
     this.abortUpstream();
-    this.finishRequest();
+    this.finishRequest(499, 0);
     if (this.pinned) {
       this.ctx.dropLoad(this.pinned, this.pinnedRoute!);
       this.pinned = null;

@@ -13,7 +13,7 @@ interface Open {
 }
 
 function specKey(s: ListenerSpec): string {
-  return `${s.addr}|${s.kind}|${s.publicPort}|${s.proto}`;
+  return `${s.addr}|${s.kind}|${s.publicPort}|${s.proto}|${s.tls === true ? 'tls' : ''}`;
 }
 
 /** Splits `host:port` / `[v6]:port`. */

@@ -19,9 +19,14 @@ export class Upstream {
   uses = 0;
   idleSince = 0;
   closed = false;
+  /** The TCP connection was established (false after a refused connect: nothing was delivered). */
+  connected = false;
 
   constructor(readonly sock: Socket, readonly key: string, private readonly pool: UpstreamPool) {
     sock.setNoDelay(true);
+    sock.once('connect', () => {
+      this.connected = true;
+    });
     sock.on('data', (d: Buffer) => {
       const o = this.owner;
       if (o) o.onUpstreamData(this, d);
@@ -45,6 +50,7 @@ export class Upstream {
 
 export class UpstreamPool {
   private readonly idle = new Map<string, Upstream[]>();
+  private readonly keys = new WeakMap<object, string>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   /** Connections opened so far (tests check reuse with it). */
   opened = 0;
@@ -54,9 +60,19 @@ export class UpstreamPool {
     this.sweeper.unref();
   }
 
+  /** `acquire` for a backend, its pool key memoized (no string built per request). */
+  acquireFor(b: { readonly address: string; readonly port: number }, fresh = false): Upstream {
+    let key = this.keys.get(b);
+    if (key === undefined) this.keys.set(b, (key = `${b.address}:${b.port}`));
+    return this.acquireKey(key, b.address, b.port, fresh);
+  }
+
   /** An idle connection to `address:port`, or a new one (`fresh` then has `uses === 0`). */
   acquire(address: string, port: number, fresh = false): Upstream {
-    const key = `${address}:${port}`;
+    return this.acquireKey(`${address}:${port}`, address, port, fresh);
+  }
+
+  private acquireKey(key: string, address: string, port: number, fresh: boolean): Upstream {
     if (!fresh) {
       const list = this.idle.get(key);
       while (list && list.length > 0) {

@@ -22,8 +22,11 @@ export class RouteQueues {
 
   constructor(private readonly maxLength = 256, private readonly maxWaitMs = 5000) {}
 
-  /** Queues `waiter` for `routeKey`; false (nothing queued) when that queue is full. */
-  enqueue(routeKey: string, waiter: Waiter): boolean {
+  /**
+   * Queues `waiter` for `routeKey`; false (nothing queued) when that queue is full. `wait`
+   * overrides the wait and its failure reason (a request held for an autostart waits longer).
+   */
+  enqueue(routeKey: string, waiter: Waiter, wait?: { ms: number; reason: string }): boolean {
     let q = this.queues.get(routeKey);
     if (!q) this.queues.set(routeKey, (q = []));
     if (q.length >= this.maxLength) return false;
@@ -31,8 +34,8 @@ export class RouteQueues {
       waiter,
       timer: setTimeout(() => {
         this.remove(routeKey, waiter);
-        waiter.fail(`waited ${this.maxWaitMs} ms for a machine below its hard limit`);
-      }, this.maxWaitMs),
+        waiter.fail(wait?.reason ?? `waited ${this.maxWaitMs} ms for a machine below its hard limit`);
+      }, wait?.ms ?? this.maxWaitMs),
     };
     q.push(entry);
     return true;
@@ -46,6 +49,11 @@ export class RouteQueues {
     clearTimeout(q[i]!.timer);
     q.splice(i, 1);
     if (q.length === 0) this.queues.delete(routeKey);
+  }
+
+  /** Whether any route has a waiter (checked per request before building a route key). */
+  get idle(): boolean {
+    return this.queues.size === 0;
   }
 
   /** A slot freed up on `routeKey`: let waiters in, in order, while they get one. */

@@ -12,10 +12,18 @@ import { LOG_STREAM_CONFIG } from '../agent/logs.js';
 import { buildApi } from '../api/app.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { clientConfigPath, readClientConfig, writeClientConfig } from '../client/config.js';
+import { CheckRunner } from '../checks/runner.js';
 import { bootstrap } from '../control/bootstrap.js';
-import type { HostRecord } from '../core/model.js';
+import { networkId, type HostRecord } from '../core/model.js';
+import type { DriverOptions } from '../drivers/index.js';
+import { flyImageRef, ImageStore } from '../images/store.js';
+import type { ImageResolver } from '../agent/spec.js';
 import { SqliteStore } from '../store/sqlite/store.js';
+import type { StateStore } from '../store/types.js';
+import { startDns, type RunningDns } from './dns.js';
 import { acquireLock, type DataDirLock } from './lock.js';
+import { startServerProxy, type RunningProxy, type ServerProxyOptions } from './proxy.js';
+import { startNetworking, type Networking } from './networking.js';
 import { chooseDriver, ensureDataDir, loadHostId, parseApiAddr, urlHost } from './setup.js';
 
 export interface ServerOptions {
@@ -24,6 +32,8 @@ export interface ServerOptions {
   readonly apiAddr: string;
   /** Driver name; default: the best available. */
   readonly driver?: string;
+  /** `host:port` of the `.internal` resolver's loopback listener (default `127.0.0.1:5354`). */
+  readonly dnsAddr?: string;
   readonly region: string;
   readonly logLevel?: string;
   readonly stopMachinesOnExit?: boolean;
@@ -31,6 +41,8 @@ export interface ServerOptions {
   readonly print: (line: string) => void;
   /** Environment for the CLI config path (`$HANGAR_CONFIG`). Default: process.env. */
   readonly env?: Record<string, string | undefined>;
+  /** The embedded edge proxy (src/server/proxy.ts); `false` = `--no-proxy`. Default: on, defaults. */
+  readonly proxy?: ServerProxyOptions | false;
 }
 
 export interface RunningServer {
@@ -38,15 +50,48 @@ export interface RunningServer {
   readonly url: string;
   readonly hostId: string;
   readonly logger: Logger;
+  /** `host:port` of the `.internal` resolver's loopback listener, when it runs. */
+  readonly dnsAddr: string | undefined;
+  /** The embedded edge proxy (`metricsText()` is what `/metrics` serves), unless `--no-proxy`. */
+  readonly proxy: RunningProxy | undefined;
   /** Stops the API, the agent's loops, the bus and the store; releases the data dir. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Address mode and range for the hosts' private addresses, by driver isolation. */
+/**
+ * Address mode and range for the host's private addresses, by driver: crun machines get 6PN
+ * addresses (per network /64s are allocated by the control plane, control/networks.ts), host
+ * processes loopback ones.
+ */
 function addressing(driverName: string): Pick<HostRecord, 'address_mode' | 'address_range'> {
-  // Isolated drivers get 6PN addresses once networking exists; until then everything is loopback.
-  void driverName;
+  if (driverName === 'crun') return { address_mode: '6pn', address_range: 'fdaa::/16' };
   return { address_mode: 'loopback', address_range: '127.77.0.0/16' };
+}
+
+/** What an isolated driver needs besides itself: the image store and the host's 6PN owner. */
+interface Isolation {
+  readonly images: ImageStore;
+  readonly networking: Networking;
+  readonly resolver: ImageResolver;
+}
+
+/**
+ * For `--driver crun`: opens the ImageStore and creates the one HostNetwork, whose hooks go into
+ * the driver; a network's DNS listener starts on its `::3` once its bridge exists.
+ */
+async function startIsolation(opts: ServerOptions, store: StateStore, hostId: string, dns: RunningDns, logger: Logger): Promise<Isolation | undefined> {
+  if (opts.driver !== 'crun') return undefined;
+  const images = await ImageStore.open({ dataDir: opts.dataDir, onEvent: (ev) => logger.info({ image: ev.ref, digest: ev.digest }, `image ${ev.type}`) });
+  const networking = startNetworking({ store, hostId, logger: logger.child({ component: 'net' }), onNetwork: (name, n) => dns.listenNetwork(name, n) });
+  const resolver: ImageResolver = async (ref) => {
+    const rec = await images.ensure(ref);
+    return { flyImageRef: flyImageRef(rec), imageRef: await images.imageRef(rec) };
+  };
+  return { images, networking, resolver };
+}
+
+function driverOptions(opts: ServerOptions, iso: Isolation | undefined): (name: string) => DriverOptions {
+  return (name) => (name === 'crun' ? { crun: { dataDir: opts.dataDir, ...(iso ? { images: iso.images, ...iso.networking.hooks } : {}) } } : {});
 }
 
 /** Starts the server; rejects (having released everything) when any part cannot start. */
@@ -72,10 +117,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const bus = new MemoryBus({ onError: (err, subject) => logger.warn({ subject, err: String(err) }, 'bus subscriber failed') });
     cleanups.push(() => bus.close());
     await bus.createStream(LOG_STREAM_CONFIG);
-    const { adminToken } = await bootstrap(store, opts.dataDir);
+    const { adminToken, org } = await bootstrap(store, opts.dataDir);
     const hostId = loadHostId(opts.dataDir);
 
-    const { driver, notes } = await chooseDriver(opts.driver);
+    const dns = await startDns({ store, addr: opts.dnsAddr, loopbackNetwork: networkId(org.slug, org.network), region: opts.region, logger: logger.child({ component: 'dns' }), print: opts.print });
+    cleanups.push(() => dns.close());
+    const iso = await startIsolation(opts, store, hostId, dns, logger);
+
+    const { driver, notes } = await chooseDriver(opts.driver, driverOptions(opts, iso));
     cleanups.push(() => driver.close());
     for (const n of notes) opts.print(n);
     const fp = await driver.fingerprint();
@@ -94,11 +143,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     );
     cleanups.push(() => heartbeat.stop());
 
-    const agent = new Agent({ store, bus, driver, hostId, dataDir: opts.dataDir, addressMode: addr.address_mode, logger: logger.child({ component: 'agent' }) });
+    // before the agent re-attaches: leftovers go, running machines' networks come back
+    if (iso) await iso.networking.restore();
+
+    const agent = new Agent({
+      store, bus, driver, hostId, dataDir: opts.dataDir, addressMode: addr.address_mode, logger: logger.child({ component: 'agent' }),
+      ...(iso ? { images: iso.resolver, hostEnv: {} } : { hostEnv: processHostEnv(dns) }),
+    });
     cleanups.push(() => agent.close({ stopMachines: opts.stopMachinesOnExit ?? false }));
     await agent.start();
 
-    const api = buildApi({ store, bus, dataDir: opts.dataDir, region: opts.region, logger: { level: opts.logLevel ?? 'info', stream: process.stderr } });
+    // --- health checks (src/checks): results into each machine's checks[]; stop before the agent ---
+    const checks = new CheckRunner({ store, hostId, logger: logger.child({ component: 'checks' }) });
+    await checks.start();
+    cleanups.push(() => checks.close());
+    // --- end health checks ---
+
+    // --- edge proxy (src/server/proxy.ts): routes <app>.<base domain>, autostart/autostop ---
+    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, print: opts.print, warn: (line) => logger.warn(line), cleanups });
+    // --- end edge proxy ---
+
+    const api = buildApi({
+      store, bus, dataDir: opts.dataDir, region: opts.region, logger: { level: opts.logLevel ?? 'info', stream: process.stderr },
+      ...(proxy ? { metrics: () => proxy.metricsText() } : {}),
+    });
     cleanups.push(() => api.close());
     await api.listen({ host: apiHost, port: apiPort });
     const bound = api.server.address();
@@ -114,12 +182,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       url,
       hostId,
       logger,
+      dnsAddr: dns.loopback,
+      proxy,
       close: () => (closing ??= unwind()),
     };
   } catch (err) {
     await unwind();
     throw err;
   }
+}
+
+/**
+ * What process-driver machines inherit: the host's PATH (they run host binaries) and, when the
+ * resolver listens, `HANGAR_DNS_ADDR` so a dev app can resolve `.internal` names (server/dns.ts).
+ */
+function processHostEnv(dns: RunningDns): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
+  if (dns.loopback !== undefined) env.HANGAR_DNS_ADDR = dns.loopback;
+  return env;
 }
 
 /**

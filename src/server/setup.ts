@@ -5,14 +5,19 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableDrivers, createDriver, type RuntimeDriver } from '../drivers/index.js';
+import { availableDrivers, createDriver, type DriverOptions, type RuntimeDriver } from '../drivers/index.js';
 import { ServerError } from './errors.js';
 
 
 export const DEFAULT_API_ADDR = '127.0.0.1:4280';
 export const DEFAULT_REGION = 'local';
-/** Preferred drivers, best first; names this build does not have are reported as unavailable. */
-const PREFERENCE = ['crun', 'process'] as const;
+/**
+ * Drivers tried when none is requested, best first. `crun` is not among them: `npm start`,
+ * examples/hello and most development apps use `dir:` images that run the host's `node`, which an
+ * isolated machine does not have. Isolated machines are one flag away (`--driver crun`), and the
+ * start-up notes say so when crun would work here.
+ */
+const PREFERENCE: readonly string[] = ['process'];
 
 
 /** This host's id, stable across restarts: created once in `<data-dir>/host-id`. */
@@ -48,18 +53,25 @@ export interface DriverChoice {
   readonly notes: string[];
 }
 
-/** The requested driver, or the best one that works here; throws HANGAR_ERR_SERVER_DRIVER when none does. */
-export async function chooseDriver(requested: string | undefined): Promise<DriverChoice> {
+/**
+ * The requested driver, or the best one that works here; throws HANGAR_ERR_SERVER_DRIVER when none
+ * does. `optionsFor` supplies a driver's options (crun's data dir and network hooks). The notes
+ * carry the driver's own (crun: runtime, cgroup mode, workaround).
+ */
+export async function chooseDriver(requested: string | undefined, optionsFor: (name: string) => DriverOptions = () => ({})): Promise<DriverChoice> {
   const known = availableDrivers() as string[];
   const notes: string[] = [];
   if (requested !== undefined) {
     if (!known.includes(requested)) {
       throw new ServerError('HANGAR_ERR_SERVER_DRIVER', `driver ${requested} is not available in this build of hangar (available: ${known.join(', ')})`);
     }
-    const driver = createDriver(requested);
+    const driver = createDriver(requested, optionsFor(requested));
     const fp = await driver.fingerprint();
-    if (!fp.available) throw new ServerError('HANGAR_ERR_SERVER_DRIVER', `driver ${requested} cannot run on this host: ${fp.reason ?? 'unknown reason'}`);
-    notes.push(`runtime driver: ${requested} (requested with --driver)`);
+    if (!fp.available) {
+      await driver.close();
+      throw new ServerError('HANGAR_ERR_SERVER_DRIVER', `driver ${requested} cannot run on this host: ${fp.reason ?? 'unknown reason'}`);
+    }
+    notes.push(`runtime driver: ${requested} (requested with --driver)`, ...(fp.notes ?? []).map((n) => `  ${n}`));
     return { driver, notes };
   }
   for (const name of PREFERENCE) {
@@ -67,16 +79,28 @@ export async function chooseDriver(requested: string | undefined): Promise<Drive
       notes.push(`${name} not available: not part of this build of hangar yet`);
       continue;
     }
-    const driver = createDriver(name);
+    const driver = createDriver(name, optionsFor(name));
     const fp = await driver.fingerprint();
     if (fp.available) {
       notes.push(`runtime driver: ${name}${fp.capabilities.isolation === 'none' ? ' (machines are host processes, not isolated)' : ''}`);
+      if (known.includes('crun') && name !== 'crun') notes.push(await crunHint(optionsFor('crun')));
       return { driver, notes };
     }
     notes.push(`${name} not available: ${fp.reason ?? 'unknown reason'}`);
     await driver.close();
   }
   throw new ServerError('HANGAR_ERR_SERVER_DRIVER', `no runtime driver works on this host (${notes.join('; ')}); pass --driver fake to try Hangar without running machines`);
+}
+
+/** Whether isolated machines are one flag away here, in words for the operator. */
+async function crunHint(opts: DriverOptions): Promise<string> {
+  const crun = createDriver('crun', opts);
+  try {
+    const fp = await crun.fingerprint();
+    return fp.available ? 'crun works on this host: pass --driver crun for isolated machines (OCI images, 6PN, .internal DNS)' : `crun not used: ${fp.reason ?? 'unknown reason'}`;
+  } finally {
+    await crun.close();
+  }
 }
 
 /** Creates the data dir (owner-only: it holds the database and the secrets key). */

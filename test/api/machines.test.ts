@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { KINDS, type MachineVersionRecord } from '../../src/core/model.js';
 import type { MachineRecord } from '../../src/core/machine/types.js';
 import type { MachineConfig } from '../../src/core/fly/machine-config.js';
@@ -92,11 +93,19 @@ describe('machines', () => {
     assert.equal(new Set(ms.map((m) => m['private_ip'])).size, 30);
   });
 
-  it('refuses 6pn hosts with a clear error', async () => {
-    await h.store.put(KINDS.host, 'host6', hostRecord('host6', 'syd', 'fdaa:0:1:a7b::/64', { address_mode: '6pn' }), { scope: 'syd' });
-    const r = await h.call('POST', '/v1/apps/web/machines', { config: { image: 'x' }, region: 'syd' });
-    assert.equal(r.statusCode, 412);
-    assert.match(String(json(r)['error']), /6pn addressing is not available yet/);
+  it('gives 6pn addresses: distinct, in the host /64 of the app network; a custom network gets its own /48', async () => {
+    await h.store.put(KINDS.host, 'host6', hostRecord('host6', 'syd', 'fdaa::/16', { address_mode: '6pn' }), { scope: 'syd' });
+    assert.equal((await h.call('POST', '/v1/apps', { app_name: 'web6', org_slug: 'personal' })).statusCode, 201);
+    const ms = await Promise.all(Array.from({ length: 5 }, async () => json(await h.call('POST', '/v1/apps/web6/machines', { config: { image: 'x' }, region: 'syd' }))));
+    const ips = ms.map((m) => String(m['private_ip']));
+    assert.equal(new Set(ips).size, 5);
+    const nets = new Set(ips.map((ip) => networkNumberOf(ip)));
+    assert.equal(nets.size, 1);
+    for (const ip of ips) assert.match(ip, /^fdaa:0:[0-9a-f]+:1::[0-9a-f]+:2$/);
+    assert.equal((await h.call('POST', '/v1/apps', { app_name: 'iso6', org_slug: 'personal', network: 'iso6net' })).statusCode, 201);
+    const other = json(await h.call('POST', '/v1/apps/iso6/machines', { config: { image: 'x' }, region: 'syd' }));
+    assert.notEqual(networkNumberOf(String(other['private_ip'])), [...nets][0]);
+    await h.store.delete(KINDS.host, 'host6');
   });
 
   it('lists with region, metadata and include_deleted filters', async () => {

@@ -35,7 +35,7 @@ describe('placement', () => {
       assert.ok(ip.startsWith('127.9.8.') && last >= 2 && last <= 6, ip);
     }
     assert.throws(() => candidateAddress(hostRecord('h', 'ams', '10.0.0.0/16'), 'm'), /invalid loopback address_range/);
-    assert.throws(() => candidateAddress(hostRecord('h', 'ams', 'fdaa::/64', { address_mode: '6pn' }), 'm'), /6pn addressing is not available yet/);
+    assert.throws(() => candidateAddress(hostRecord('h', 'ams', 'fdaa::/64', { address_mode: '6pn' }), 'm'), /gives 6PN addresses: use reserveAddress/);
   });
 });
 

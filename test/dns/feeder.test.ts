@@ -36,7 +36,9 @@ function machine(id: string, app: string, fields: Partial<MachineRecord> = {}): 
   };
 }
 
-const app = (name: string, network = 'acme-net') => ({ id: name, name, org: 'acme', network, internal_numeric_id: 1, status: 'deployed', created_at: '' });
+const app = (name: string, network = 'acme-net', org = 'acme') => ({ id: name, name, org, network, internal_numeric_id: 1, status: 'deployed', created_at: '' });
+/** Zone networks are keyed by org and name (`networkId`). */
+const ACME = 'acme:acme-net';
 
 function ips(r: LookupResult): string[] {
   assert.equal(r.kind, 'answer');
@@ -58,7 +60,7 @@ describe('zone feeder', () => {
     await store.put('machine', 'm2', machine('m2', 'web', { state: 'stopped' }), { scope: 'web' });
     await store.put('machine', 'o1', machine('o1', 'other'), { scope: 'other' });
     server = new DnsServer();
-    listener = await server.listen({ network: 'acme-net', host: '127.0.0.1', port: 0 });
+    listener = await server.listen({ network: ACME, host: '127.0.0.1', port: 0 });
     feeder = new ZoneFeeder({
       store,
       onZone: (z) => {
@@ -74,10 +76,22 @@ describe('zone feeder', () => {
     await store.close();
   });
 
+  it("keeps two orgs' networks of the same name apart", async () => {
+    await store.put('app', 'rival', app('rival', 'acme-net', 'globex'), { scope: 'globex' });
+    await store.put('machine', 'r1', machine('r1', 'rival'), { scope: 'rival' });
+    await feeder.settled(await store.revision());
+    assert.equal((zone!.lookup(ACME, 'rival.internal', 'AAAA') as { rcode?: string }).rcode, 'NXDOMAIN');
+    assert.equal(ips(zone!.lookup('globex:acme-net', 'rival.internal', 'AAAA')).length, 1);
+    assert.equal((zone!.lookup('globex:acme-net', 'web.internal', 'AAAA') as { rcode?: string }).rcode, 'NXDOMAIN');
+    await store.delete('machine', 'r1');
+    await store.delete('app', 'rival');
+    await feeder.settled(await store.revision());
+  });
+
   it('builds the first zone from the snapshot before start() resolves', async () => {
     assert.ok(zone);
-    assert.deepEqual(ips(zone.lookup('acme-net', 'web.internal', 'AAAA')), ['fdaa:0:1:1::1:2']);
-    assert.deepEqual(ips(zone.lookup('other-net', 'other.internal', 'AAAA')), ['fdaa:0:1:1::1:2']);
+    assert.deepEqual(ips(zone.lookup(ACME, 'web.internal', 'AAAA')), ['fdaa:0:1:1::1:2']);
+    assert.deepEqual(ips(zone.lookup('acme:other-net', 'other.internal', 'AAAA')), ['fdaa:0:1:1::1:2']);
     const r = await udp(listener.port, query('app.process.web.internal', 'AAAA'));
     assert.equal(r.answers?.length, 1);
   });
@@ -87,18 +101,18 @@ describe('zone feeder', () => {
     let rev = (await store.put('machine', 'm2', machine('m2', 'web'))).revision;
     await feeder.settled(rev);
     assert.equal(feeder.builds, builds + 1);
-    assert.deepEqual(ips(zone!.lookup('acme-net', 'web.internal', 'AAAA')), ['fdaa:0:1:1::1:2', 'fdaa:0:1:1::2:2']);
+    assert.deepEqual(ips(zone!.lookup(ACME, 'web.internal', 'AAAA')), ['fdaa:0:1:1::1:2', 'fdaa:0:1:1::2:2']);
     assert.equal((await udp(listener.port, query('m2.vm.web.internal', 'AAAA'))).answers?.length, 1);
 
     rev = (await store.put('machine', 'm2', machine('m2', 'web', { config: { image: 'img', dns: { skip_registration: true } } }))).revision;
     await feeder.settled(rev);
-    assert.deepEqual(ips(zone!.lookup('acme-net', 'web.internal', 'AAAA')), ['fdaa:0:1:1::1:2']);
+    assert.deepEqual(ips(zone!.lookup(ACME, 'web.internal', 'AAAA')), ['fdaa:0:1:1::1:2']);
 
     await store.delete('machine', 'm1');
     await store.put('machine', 'm9', machine('m9', 'web', { state: 'starting' }), { scope: 'web' });
     rev = await store.revision();
     await feeder.settled(rev);
-    const r = zone!.lookup('acme-net', 'web.internal', 'AAAA');
+    const r = zone!.lookup(ACME, 'web.internal', 'AAAA');
     assert.deepEqual(ips(r), []);
     assert.equal(r.kind === 'answer' && r.rcode, 'NOERROR');
   });
@@ -110,7 +124,7 @@ describe('zone feeder', () => {
     await Promise.all(writes);
     await feeder.settled(await store.revision());
     assert.ok(feeder.builds - builds <= 2, `built ${feeder.builds - builds} zones for one burst`);
-    assert.equal(ips(zone!.lookup('acme-net', 'web.internal', 'AAAA')).length, 20);
+    assert.equal(ips(zone!.lookup(ACME, 'web.internal', 'AAAA')).length, 20);
   });
 
   it('skips rebuilds for changes the zone does not read', async () => {
@@ -125,11 +139,11 @@ describe('zone feeder', () => {
   it('follows apps being created and deleted', async () => {
     const rev = (await store.put('app', 'new', app('new'), { scope: 'acme' })).revision;
     await feeder.settled(rev);
-    const txt = zone!.lookup('acme-net', '_apps.internal', 'TXT');
+    const txt = zone!.lookup(ACME, '_apps.internal', 'TXT');
     assert.deepEqual(ips(txt), ['new,web']);
     await store.delete('app', 'web');
     await feeder.settled(await store.revision());
-    assert.equal((zone!.lookup('acme-net', 'm10.vm.web.internal', 'AAAA') as { rcode?: string }).rcode, 'NXDOMAIN');
+    assert.equal((zone!.lookup(ACME, 'm10.vm.web.internal', 'AAAA') as { rcode?: string }).rcode, 'NXDOMAIN');
   });
 
   it('maps machine records to zone machines', () => {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { CrunDriver, exitResult, parseCrunHandle, containerId, netnsName, type CrunHandle } from '../../src/drivers/crun/index.js';
 import { cgroupLayout, limitWrites, parseCgroupMounts, parseOomKills, sharesToWeight, isOurs } from '../../src/drivers/crun/cgroups.js';
 import { buildOciSpec, nofileLimit, parseNofileHard } from '../../src/drivers/crun/oci-spec.js';
@@ -15,6 +15,14 @@ import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from 
 import { ImageStore } from '../../src/images/store.js';
 import { BUSYBOX, buildImage, ociLayoutTar, type TarEntry } from '../helpers/images.js';
 import { PROGRAMS_DIR, driverConformance, isLine, programSpec, waitForLine } from './conformance.js';
+import { hostNetworkLock } from '../helpers/host-lock.js';
+
+// Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
+let releaseHostLock: (() => void) | undefined;
+before(async () => {
+  releaseHostLock = await hostNetworkLock();
+});
+after(() => releaseHostLock?.());
 
 // ---------------------------------------------------------------- pure parts (run everywhere)
 

@@ -154,11 +154,16 @@ describe('fake driver', () => {
 
 describe('createDriver', () => {
   test('creates the drivers it lists', async () => {
-    assert.deepEqual(availableDrivers().sort(), ['fake', 'process']);
-    for (const name of availableDrivers()) {
-      const d = createDriver(name);
-      assert.equal(d.name, name);
-      await d.close();
+    assert.deepEqual(availableDrivers().sort(), ['crun', 'fake', 'process']);
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-test-drivers-'));
+    try {
+      for (const name of availableDrivers()) {
+        const d = createDriver(name, { crun: { dataDir } });
+        assert.equal(d.name, name);
+        await d.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
   test('refuses an unknown name', () => {

@@ -11,6 +11,14 @@ import { cleanup, observeForCleanup } from '../../src/net/cleanup.js';
 import { bridgeName, vethName } from '../../src/net/plan.js';
 import { IPV6_FORWARDING } from '../../src/net/bridge.js';
 import { linkNames, machineId, run, skipReason, startServerIn, tcpFrom, testNetworks } from './helpers.js';
+import { hostNetworkLock } from '../helpers/host-lock.js';
+
+// Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
+let releaseHostLock: (() => void) | undefined;
+before(async () => {
+  releaseHostLock = await hostNetworkLock();
+});
+after(() => releaseHostLock?.());
 
 const skip = skipReason();
 if (skip) console.log(`# skipping test/net/e2e: ${skip}`);

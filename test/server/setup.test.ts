@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { ServerError } from '../../src/server/errors.js';
 import { acquireLock } from '../../src/server/lock.js';
 import { startServer } from '../../src/server/main.js';
+import { createDriver } from '../../src/drivers/index.js';
 import { chooseDriver, loadHostId, parseApiAddr, urlHost } from '../../src/server/setup.js';
 import { resolveDataDir } from '../../src/env.js';
 
@@ -40,11 +41,22 @@ describe('server setup', () => {
   test('driver choice: requested, unknown, unavailable, best available', async () => {
     const fake = await chooseDriver('fake');
     assert.equal(fake.driver.name, 'fake');
-    await assert.rejects(chooseDriver('crun'), isCode('HANGAR_ERR_SERVER_DRIVER'));
+    await fake.driver.close();
     await assert.rejects(chooseDriver('nope'), /not available in this build/);
-    const best = await chooseDriver(undefined);
+    // crun: chosen when asked and usable here (root, crun installed), refused with the reason otherwise
+    const crunOpts = () => ({ crun: { dataDir: dir } });
+    const crunUsable = (await createDriver('crun', crunOpts()).fingerprint()).available;
+    if (crunUsable) {
+      const crun = await chooseDriver('crun', crunOpts);
+      assert.equal(crun.driver.name, 'crun');
+      await crun.driver.close();
+    } else {
+      await assert.rejects(chooseDriver('crun', crunOpts), isCode('HANGAR_ERR_SERVER_DRIVER'));
+    }
+    // unasked, the process driver runs (dir: images need the host's programs), with a note on crun
+    const best = await chooseDriver(undefined, crunOpts);
     assert.equal(best.driver.name, 'process');
-    assert.match(best.notes.join('\n'), /crun not available/);
+    assert.match(best.notes.join('\n'), crunUsable ? /pass --driver crun/ : /crun not used/);
     await best.driver.close();
   });
 

@@ -32,7 +32,7 @@ export interface BalanceOptions {
 
 export type PickResult =
   | { kind: 'machine'; backend: Backend; preferredUnavailable: boolean }
-  /** Seam for autostart (later work): start a stopped machine of the route and hold the request. */
+  /** Autostart (§1c): start a stopped machine of the route and hold the request. */
   | { kind: 'autostart' }
   /** Every candidate is at its hard limit: wait in the queue. */
   | { kind: 'queue' }
@@ -82,6 +82,7 @@ export function pick(route: Route, req: PickRequest, load: LoadMap, opts: Balanc
   }
   if (!any) {
     if (force) return { kind: 'reject', status: 503, reason: `no machine in region ${force.join(',')} (fly-force-region)` };
+    if (route.stopped > 0 && !route.autostart) return { kind: 'reject', status: 503, reason: `every machine of app '${route.app}' is stopped and autostart is off for this service` };
     return opts.autostart && route.autostart && route.stopped > 0 ? AUTOSTART : NO_MACHINE;
   }
   if (!tierFound) return opts.autostart && route.autostart && route.stopped > 0 ? AUTOSTART : QUEUE;

@@ -5,8 +5,9 @@
  */
 import type { AppRecord } from '../model.js';
 import type { MachineRecord } from '../machine/types.js';
-import type { MachineService } from '../fly/machine-config.js';
-import type { Backend, ConcurrencyType, Handler, ListenerSpec, Route, RouteTable } from './types.js';
+import type { MachineCheck, MachineService } from '../fly/machine-config.js';
+import { serviceHealth } from '../checks/gate.js';
+import type { Backend, ConcurrencyType, Handler, ListenerSpec, Route, RouteTable, StoppedMachine } from './types.js';
 
 /** Fly's defaults (fly.toml reference: `soft_limit` 20, no hard limit unless set). */
 export const DEFAULT_SOFT_LIMIT = 20;
@@ -26,7 +27,7 @@ export interface RouteTableOptions {
 
 /** The only machine fields the table reads (the feeder compares these to skip no-op rebuilds). */
 export type RouteMachine = Pick<MachineRecord, 'id' | 'app' | 'region' | 'state' | 'cordoned' | 'checks' | 'routing'> & {
-  config: { services?: MachineService[] | undefined };
+  config: { services?: MachineService[] | undefined; checks?: Record<string, MachineCheck> | undefined };
 };
 
 /** Default listen address of a non-HTTP public port: itself from 1024 up, else 10000 + port. */
@@ -36,10 +37,14 @@ export function listenAddrFor(port: number, portMap?: Readonly<Record<string, st
   return `127.0.0.1:${port >= 1024 ? port : 10000 + port}`;
 }
 
-/** Service checks (`servicecheck-…`) gate routing; top-level checks are informational (§1c). */
-function checksPass(m: RouteMachine): boolean {
-  for (const c of m.checks ?? []) if (c.name.startsWith('servicecheck-') && c.status === 'critical') return false;
-  return true;
+/**
+ * Service checks gate routing per service; top-level checks are informational unless their kind
+ * is `readiness` (§1c, core/checks/gate.ts). Only failing checks take a machine out: one whose
+ * checks have not reported since it started stays routable, so an autostarted machine gets its
+ * held request without waiting a grace period (the proxy retries a refused first connection).
+ */
+function serviceRoutable(m: RouteMachine, internalPort: number): boolean {
+  return serviceHealth({ config: { services: m.config.services ?? [], ...(m.config.checks ? { checks: m.config.checks } : {}) }, checks: m.checks }, internalPort) !== 'failing';
 }
 
 function publicPorts(p: { port?: number; start_port?: number; end_port?: number }, diags: string[], where: string): number[] {
@@ -59,6 +64,7 @@ interface Building {
   handler: Handler;
   backends: Backend[];
   stopped: number;
+  stoppedMachines: StoppedMachine[];
   autostart: boolean;
   pristine: boolean;
   forceHttps: boolean;
@@ -80,7 +86,7 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
   const sorted = [...machines].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const m of sorted) {
     if (!known.has(m.app)) continue;
-    const routable = m.state === 'started' && !m.cordoned && checksPass(m) && m.routing != null;
+    const routable = m.state === 'started' && !m.cordoned && m.routing != null;
     const seen = new Set<number>();
     (m.config.services ?? []).forEach((svc, si) => {
       if (svc.protocol !== 'tcp') return;
@@ -104,6 +110,7 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
               handler,
               backends: [],
               stopped: 0,
+              stoppedMachines: [],
               autostart: svc.autostart !== false,
               pristine: p.http_options?.response?.pristine === true,
               forceHttps: p.force_https === true,
@@ -111,7 +118,7 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
             byAppPort.set(key, b);
           }
           const listening = m.routing?.ports[String(svc.internal_port)];
-          if (routable && m.routing && listening !== undefined) {
+          if (routable && m.routing && listening !== undefined && serviceRoutable(m, svc.internal_port)) {
             const type: ConcurrencyType = svc.concurrency?.type === 'requests' ? 'requests' : 'connections';
             b.backends.push({
               key: `${m.id}:${svc.internal_port}`,
@@ -125,6 +132,7 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
             });
           } else if (STOPPED.has(m.state) && !m.cordoned) {
             b.stopped += 1;
+            b.stoppedMachines.push({ machineId: m.id, region: m.region, softLimit: svc.concurrency?.soft_limit ?? DEFAULT_SOFT_LIMIT });
           }
         }
       }

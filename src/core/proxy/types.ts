@@ -24,6 +24,14 @@ export interface Backend {
   readonly hardLimit: number;
 }
 
+/** A machine of a route that autostart may start (reference §1c "Autostart"). */
+export interface StoppedMachine {
+  readonly machineId: string;
+  readonly region: string;
+  /** Its soft limit once started: how many held requests one start is expected to absorb. */
+  readonly softLimit: number;
+}
+
 /** What the proxy does with traffic of one public port of one app. */
 export type Handler = 'http' | 'tcp';
 
@@ -36,8 +44,10 @@ export interface Route {
   readonly handler: Handler;
   /** Started, routable, uncordoned, check-passing machines, sorted by id (stable). */
   readonly backends: readonly Backend[];
-  /** Machines of the service that are not running but could be autostarted (the seam for later work). */
+  /** Machines of the service that are not running but could be autostarted. */
   readonly stopped: number;
+  /** Those machines (stopped, suspended or created, uncordoned), sorted by id: autostart candidates. */
+  readonly stoppedMachines: readonly StoppedMachine[];
   /** `autostart` of the service (Fly's default: true). */
   readonly autostart: boolean;
   /** `http_options.response.pristine`: no `Via` / `Fly-Request-Id` on responses. */
@@ -52,8 +62,10 @@ export interface ListenerSpec {
   /** `http-host`: routes by Host among every app (ports 80/443); `http-port` and `tcp`: one route. */
   readonly kind: 'http-host' | 'http-port' | 'tcp';
   readonly publicPort: number;
-  /** `https` for the 443 listener (TLS comes later; for now the listener is plain). */
+  /** `https` for the 443 listener: opened only when a TLS module is plugged in (src/proxy/README.md). */
   readonly proto: 'http' | 'https';
+  /** Another port whose service has the `tls` handler: also handed to the TLS module first. */
+  readonly tls?: boolean;
 }
 
 export interface RouteTable {

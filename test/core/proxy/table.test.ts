@@ -3,6 +3,13 @@ import assert from 'node:assert/strict';
 import { buildRouteTable, listenAddrFor, routeForHost } from '../../../src/core/proxy/table.js';
 import { machine } from './fixtures.js';
 
+const httpService = {
+  protocol: 'tcp' as const,
+  internal_port: 8080,
+  ports: [{ port: 80, handlers: ['http'] }, { port: 443, handlers: ['tls', 'http'] }],
+  concurrency: { type: 'requests' as const, soft_limit: 2, hard_limit: 4 },
+};
+
 test('HTTP services route by host on 80 and 443; unknown apps and hosts do not route', () => {
   const t = buildRouteTable([{ name: 'web' }], [machine('m1'), machine('m2', { app: 'ghost' })]);
   const r = routeForHost(t, 80, 'WEB.localhost:8080');
@@ -20,7 +27,7 @@ test('stopped, cordoned, unreachable and check-failing machines get no traffic; 
       machine('a'),
       machine('b', { state: 'stopped' }),
       machine('c', { cordoned: true }),
-      machine('d', { checks: [{ name: 'servicecheck-00-http-8080', status: 'critical', output: '', updated_at: '' }] }),
+      machine('d', { services: [{ ...httpService, checks: [{ type: 'http', path: '/up' }] }], checks: [{ name: 'servicecheck-00-http-8080', status: 'critical', output: '', updated_at: '' }] }),
       machine('e', { checks: [{ name: 'toplevel', status: 'critical', output: '', updated_at: '' }] }),
       machine('f', { routing: null }),
     ],
@@ -28,6 +35,29 @@ test('stopped, cordoned, unreachable and check-failing machines get no traffic; 
   const r = routeForHost(t, 80, 'web.localhost')!;
   assert.deepEqual(r.backends.map((b) => b.machineId), ['a', 'e']);
   assert.equal(r.stopped, 1);
+});
+
+test('checks gate per service: a failing check takes the machine out of its own service only; readiness checks gate all', () => {
+  const db = { protocol: 'tcp' as const, internal_port: 7000, ports: [{ port: 5432 }], checks: [{ type: 'tcp' as const }] };
+  const web = { ...httpService, checks: [{ type: 'http' as const, path: '/up' }] };
+  const status = (name: string, s: 'passing' | 'critical') => ({ name, status: s, output: '', updated_at: '' });
+  const t = buildRouteTable(
+    [{ name: 'web' }],
+    [
+      machine('a', { services: [web, db], checks: [status('servicecheck-00-http-8080', 'critical'), status('servicecheck-01-tcp-7000', 'passing')] }),
+      machine('b', { services: [web, db], checks: [status('servicecheck-00-http-8080', 'passing'), status('servicecheck-01-tcp-7000', 'passing')] }),
+      // not reported yet (just started): stays routable
+      machine('c', { services: [web, db] }),
+    ],
+  );
+  assert.deepEqual(routeForHost(t, 80, 'web.localhost')?.backends.map((b) => b.machineId), ['b', 'c']);
+  assert.deepEqual(t.ports.get(5432)?.backends.map((b) => b.machineId), ['a', 'b', 'c']);
+
+  const ready = (s: 'passing' | 'critical', kind: 'readiness' | 'informational') =>
+    buildRouteTable([{ name: 'web' }], [{ ...machine('r'), config: { services: [httpService], checks: { db: { type: 'tcp', port: 5432, kind } } }, checks: [status('db', s)] }]);
+  assert.equal(routeForHost(ready('critical', 'readiness'), 80, 'web.localhost')?.backends.length, 0);
+  assert.equal(routeForHost(ready('critical', 'informational'), 80, 'web.localhost')?.backends.length, 1);
+  assert.equal(routeForHost(ready('passing', 'readiness'), 80, 'web.localhost')?.backends.length, 1);
 });
 
 test('TCP ports: listen mapping, first service declaring a port wins, first app by name wins across apps', () => {

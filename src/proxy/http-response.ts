@@ -1,0 +1,225 @@
+/**
+ * The response side of one proxied HTTP/1.1 request: reads the app's bytes from the upstream
+ * connection, adds Fly's response lines (`Fly-Request-Id`, `Via`; reference §1c) after the
+ * status line's headers, finds where the response ends (Content-Length, chunked, or close) and
+ * passes everything else through untouched.
+ *
+ * Speed (bench/proxy): the head is never decoded; the head, the added lines and the body bytes
+ * that arrived with it go to the client as one Buffer in one `write` (one syscall per response
+ * for the common small response), and later body bytes are written as they come.
+ */
+import type { Socket } from 'node:net';
+import { ChunkedScanner, HEAD_END, MAX_HEAD_BYTES, parseResponseHead } from './http-parse.js';
+import type { Upstream, UpstreamOwner } from './pool.js';
+
+/** Coalesce the head and the body bytes that came with it up to this size; beyond, write both. */
+const COALESCE_MAX = 64 * 1024;
+
+/** What the response side needs from the session that owns the client connection. */
+export interface ResponseOwner {
+  readonly client: Socket;
+  /** `HEAD` request: the response has no body whatever its headers say. */
+  readonly headRequest: boolean;
+  /** The request asked for an upgrade (a `101` then switches to a tunnel). */
+  readonly upgradeRequest: boolean;
+  /** Length of the lines added to every response head (`Fly-Request-Id`, `Via`); 0 when pristine. */
+  responseLinesLength(): number;
+  /** Writes those lines at `out[o]`; returns their length. */
+  writeResponseLines(out: Buffer, o: number): number;
+  /**
+   * The response ended at a message boundary; `reusable` when the upstream may be pooled,
+   * `closeClient` when the client connection must close after it.
+   */
+  responseDone(up: Upstream, reusable: boolean, closeClient: boolean, status: number, bytes: number): void;
+  /** A `101` to an upgrade: splice from now on; `rest` = bytes after the head. */
+  tunnel(up: Upstream, rest: Buffer | null): void;
+  /** The upstream closed mid-way (`started`: bytes were already sent to the client). */
+  upstreamLost(up: Upstream, started: boolean, status: number, bytes: number): void;
+  /** The app answered something that is not HTTP/1.x. */
+  badResponse(reason: string): void;
+}
+
+/** One response being forwarded. Reset with `begin()` for each request on the connection. */
+export class HttpResponse implements UpstreamOwner {
+  private started = false;
+  private partial: Buffer | null = null;
+  private left = 0;
+  private chunks: ChunkedScanner | null = null;
+  private untilClose = false;
+  private reusable = true;
+  private closeClient = false;
+  private status = 0;
+  private bytes = 0;
+  private inBody = false;
+
+  constructor(private readonly owner: ResponseOwner) {}
+
+  /** Resets for a new request. */
+  begin(): void {
+    this.started = false;
+    this.partial = null;
+    this.left = 0;
+    this.chunks = null;
+    this.untilClose = false;
+    this.reusable = true;
+    this.closeClient = false;
+    this.status = 0;
+    this.bytes = 0;
+    this.inBody = false;
+  }
+
+  /** Bytes of the response head have arrived (a retry on a fresh connection is still possible when not). */
+  get hasStarted(): boolean {
+    return this.started;
+  }
+
+  onUpstreamData(up: Upstream, d: Buffer): void {
+    if (this.inBody) this.body(up, d, 0);
+    else this.head(up, d);
+  }
+
+  onUpstreamClose(up: Upstream): void {
+    if (this.untilClose) {
+      this.finish(up, false);
+      return;
+    }
+    this.owner.upstreamLost(up, this.started, this.status, this.bytes);
+  }
+
+  private head(up: Upstream, d: Buffer): void {
+    this.started = true;
+    const buf = this.partial ? Buffer.concat([this.partial, d]) : d;
+    const idx = buf.indexOf(HEAD_END);
+    if (idx < 0) {
+      if (buf.length > MAX_HEAD_BYTES) this.owner.badResponse('the app sent a response head larger than 64 KiB');
+      else this.partial = buf;
+      return;
+    }
+    this.partial = null;
+    const end = idx + 4;
+    const res = parseResponseHead(buf, end);
+    if (!res) {
+      this.owner.badResponse('the app sent a malformed HTTP response');
+      return;
+    }
+    const client = this.owner.client;
+    const lines = this.owner.responseLinesLength();
+    const headLen = idx + 2;
+    if (res.status < 200 && res.status !== 101) {
+      // 100 Continue / 103 Early Hints: pass on and wait for the final response.
+      this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
+      if (end < buf.length) this.head(up, buf.subarray(end));
+      return;
+    }
+    this.status = res.status;
+    if (res.status === 101 && this.owner.upgradeRequest) {
+      this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
+      this.owner.tunnel(up, end < buf.length ? buf.subarray(end) : null);
+      return;
+    }
+    if (res.close || res.minor === 0) {
+      this.reusable = false;
+      this.closeClient = true;
+    }
+    if (this.owner.headRequest || res.status === 204 || res.status === 304 || (res.contentLength === 0 && !res.chunked)) {
+      this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
+      this.finish(up, end < buf.length);
+      return;
+    }
+    let bodyEnd = buf.length;
+    let done = false;
+    if (res.chunked) {
+      this.chunks = new ChunkedScanner();
+      const e = this.scanChunks(up, buf, end);
+      if (e === -2) return;
+      if (e >= 0) {
+        bodyEnd = e;
+        done = true;
+      }
+    } else if (res.contentLength >= 0) {
+      const n = Math.min(res.contentLength, buf.length - end);
+      this.left = res.contentLength - n;
+      bodyEnd = end + n;
+      done = this.left === 0;
+    } else {
+      // Delimited by close: the client can only see the end if its connection closes too.
+      this.untilClose = true;
+      this.reusable = false;
+      this.closeClient = true;
+    }
+    this.inBody = !done;
+    const ok = this.writeHead(client, buf, headLen, lines, end, bodyEnd);
+    this.bytes += ok;
+    if (done) this.finish(up, bodyEnd < buf.length);
+    else if (client.writableNeedDrain) up.sock.pause();
+  }
+
+  /**
+   * Writes `buf[0, headLen)` + the added lines (`lines` bytes) + CRLF + `buf[bodyStart, bodyEnd)`:
+   * one Buffer, one write, when small; returns the bytes written.
+   */
+  private writeHead(client: Socket, buf: Buffer, headLen: number, lines: number, bodyStart: number, bodyEnd: number): number {
+    const bodyLen = bodyEnd - bodyStart;
+    const inline = headLen + lines + 2 + bodyLen <= COALESCE_MAX ? bodyLen : 0;
+    const out = Buffer.allocUnsafe(headLen + lines + 2 + inline);
+    buf.copy(out, 0, 0, headLen);
+    let o = headLen;
+    if (lines > 0) o += this.owner.writeResponseLines(out, o);
+    out[o++] = 13;
+    out[o++] = 10;
+    if (inline > 0) buf.copy(out, o, bodyStart, bodyEnd);
+    if (inline === bodyLen) client.write(out);
+    else {
+      client.cork();
+      client.write(out);
+      client.write(buf.subarray(bodyStart, bodyEnd));
+      client.uncork();
+    }
+    return headLen + lines + 2 + bodyLen;
+  }
+
+  /** Chunked framing of the response; -2 after giving up on a broken one. */
+  private scanChunks(up: Upstream, d: Buffer, start: number): number {
+    try {
+      return this.chunks!.scan(d, start, d.length);
+    } catch {
+      // Broken framing from the app: nothing sensible can follow on either connection.
+      this.inBody = false;
+      up.destroy();
+      this.owner.upstreamLost(up, true, this.status, this.bytes);
+      return -2;
+    }
+  }
+
+  private body(up: Upstream, d: Buffer, start: number): void {
+    let end = d.length;
+    let done = false;
+    if (this.chunks) {
+      const e = this.scanChunks(up, d, start);
+      if (e === -2) return;
+      if (e >= 0) {
+        end = e;
+        done = true;
+      }
+    } else if (!this.untilClose) {
+      const n = Math.min(this.left, d.length - start);
+      this.left -= n;
+      end = start + n;
+      done = this.left === 0;
+    }
+    if (end > start) {
+      this.bytes += end - start;
+      if (!this.owner.client.write(start === 0 && end === d.length ? d : d.subarray(start, end))) up.sock.pause();
+    }
+    if (done) this.finish(up, end < d.length);
+  }
+
+  private finish(up: Upstream, extra: boolean): void {
+    this.inBody = false;
+    this.chunks = null;
+    this.left = 0;
+    const reusable = this.reusable && !extra && !this.untilClose;
+    this.untilClose = false;
+    this.owner.responseDone(up, reusable, this.closeClient, this.status, this.bytes);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * 6PN for the embedded host (ARCHITECTURE.md "Networking (6PN)"): one {@link HostNetwork} owns
+ * the bridges, veths and nftables table; the crun driver calls `networkSetup` once a machine's
+ * netns exists and `networkTeardown` before it deletes it. Everything a machine needs is in its
+ * address (`fdaa:<network>:<host>:…::2`, allocated by the control plane, control/networks.ts),
+ * so the hooks derive the network number and host /64 from it.
+ *
+ * At start-up, what an earlier run left behind is removed (`cleanup(keepLive(...))`: only
+ * Hangar-labelled links, netns and tables, and never those of machines whose tasks still run),
+ * and the networks of running machines get their bridge and `::3` DNS listener back.
+ */
+import type { Logger } from 'pino';
+import type { TaskHandleRecord } from '../agent/handles.js';
+import { KINDS } from '../core/model.js';
+import type { MachineRecord } from '../core/machine/types.js';
+import { describeAddress, hostPrefix } from '../core/net/sixpn.js';
+import type { CrunDriverOptions, CrunTaskSpec } from '../drivers/crun/index.js';
+import { DriverError, type TaskHandle } from '../drivers/types.js';
+import { cleanup, keepLive } from '../net/cleanup.js';
+import { HostNetwork } from '../net/machine.js';
+import { networkIdOf } from '../control/networks.js';
+import type { StateStore } from '../store/types.js';
+
+export interface NetworkingOptions {
+  readonly store: StateStore;
+  readonly hostId: string;
+  readonly logger: Logger;
+  /** Called once a network's bridge exists (the DNS listener on its `::3` goes there). */
+  readonly onNetwork: (name: string, number: number) => Promise<void>;
+}
+
+export interface Networking {
+  readonly hostNetwork: HostNetwork;
+  /** The crun driver's hooks. */
+  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown'>>;
+  /** Cleans up leftovers and restores the networks of running machines; call before the agent starts. */
+  restore(): Promise<void>;
+}
+
+/** Network number and host /64 of a machine address; undefined when it is not a 6PN address. */
+export function addressNetwork(address: string): { network: number; hostPrefix: string } | undefined {
+  const parts = describeAddress(address);
+  if (parts === undefined || parts.network === 0 || parts.host === 0) return undefined;
+  return { network: parts.network, hostPrefix: hostPrefix(parts.network, parts.host) };
+}
+
+/** Creates the host's 6PN owner and the hooks the crun driver needs. */
+export function startNetworking(opts: NetworkingOptions): Networking {
+  const hostNetwork = new HostNetwork();
+  const announce = async (number: number): Promise<void> => {
+    const name = await networkIdOf(opts, number);
+    if (name !== undefined) await opts.onNetwork(name, number);
+  };
+  const hooks: Networking['hooks'] = {
+    async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
+      const address = spec.network?.privateIp;
+      const net = address === undefined ? undefined : addressNetwork(address);
+      if (address === undefined || net === undefined) {
+        throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(address ?? '')}); was it created on a 6PN host?`);
+      }
+      await hostNetwork.networkSetup(netnsPath, { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address });
+      await announce(net.network);
+    },
+    async networkTeardown(netnsPath: string, handle: TaskHandle): Promise<void> {
+      await hostNetwork.networkTeardown(netnsPath, { machineId: handle.machine_id });
+    },
+  };
+  return {
+    hostNetwork,
+    hooks,
+    async restore() {
+      const handles = (await opts.store.list<TaskHandleRecord>(KINDS.taskHandle, { scope: opts.hostId })).filter((h) => h.value.handle !== null);
+      const machineIds = new Set(handles.map((h) => h.value.machine_id));
+      const netns = new Set<string>();
+      for (const h of handles) {
+        const ns = (h.value.handle as { netns?: unknown } | null)?.netns;
+        netns.add(typeof ns === 'string' ? ns : `hangar-${h.value.machine_id}`);
+      }
+      const live = new Map<number, string>();
+      for (const id of machineIds) {
+        const rec = (await opts.store.get<MachineRecord>(KINDS.machine, id))?.value;
+        const net = rec?.private_ip ? addressNetwork(rec.private_ip) : undefined;
+        if (net) live.set(net.network, net.hostPrefix);
+      }
+      const removed = await cleanup(hostNetwork.runner, keepLive({ machineIds, netns, networks: new Set(live.keys()) }));
+      if (removed.length > 0) opts.logger.info({ removed: removed.map((t) => `${t.kind} ${t.name}`) }, 'removed networking left behind by an earlier run');
+      for (const [network, prefix] of live) {
+        await hostNetwork.ensureNetwork({ network, hostPrefix: prefix });
+        await announce(network);
+      }
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Acceptance of isolated machines (the issue "Isolated machines: crun driver, OCI images, 6PN
+ * private IPv6 and `.internal` DNS"), end to end: `hangar server --driver crun` as a child
+ * process, a busybox image imported into its data dir, machines created over the API.
+ *
+ * The "other organization" is an app created with its own `network` (Fly's custom networks,
+ * reference §1d): the API cannot create a second org yet, and an org's default network is made
+ * the same way (control/networks.ts), so the isolation exercised is the same.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { MachineEvent } from '../../src/core/machine/types.js';
+import { networkNumberOf } from '../../src/core/net/sixpn.js';
+import { NetRunner } from '../../src/net/apply.js';
+import { cleanup } from '../../src/net/cleanup.js';
+import { IMAGE, api, createStarted, exec, httpdConfig, importImage, skipReason, startServer, waitState, type Server } from './harness.js';
+import { hostNetworkLock } from '../helpers/host-lock.js';
+
+// Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
+let releaseHostLock: (() => void) | undefined;
+before(async () => {
+  releaseHostLock = await hostNetworkLock();
+});
+after(() => releaseHostLock?.());
+
+const reason = await skipReason();
+if (reason) console.log(`# isolation tests skipped: ${reason}`);
+
+const BB = '/bin/busybox';
+
+describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hangar-iso-'));
+  let srv: Server | undefined;
+  const machines: Array<{ app: string; id: string }> = [];
+  const networks = new Set<number>();
+
+  const server = (): Server => {
+    if (!srv) throw new Error('server not started');
+    return srv;
+  };
+  const create = async (app: string, config: Record<string, unknown>) => {
+    const m = await createStarted(server(), app, config);
+    machines.push({ app, id: m.id });
+    networks.add(networkNumberOf(m.private_ip));
+    return m;
+  };
+
+  before(async () => {
+    await importImage(dataDir);
+    srv = await startServer(dataDir);
+    for (const [name, network] of [['web', undefined], ['client', undefined], ['other', 'iso-net']] as const) {
+      const r = await api(srv, 'POST', '/v1/apps', { app_name: name, org_slug: 'personal', ...(network ? { network } : {}) });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+    }
+  });
+
+  after(async () => {
+    // destroy every machine (their netns, veths, cgroups), then stop the server
+    if (srv && srv.child.exitCode === null) {
+      for (const m of machines) await api(srv, 'DELETE', `/v1/apps/${m.app}/machines/${m.id}?kill=true`).catch(() => undefined);
+      for (const m of machines) await waitState(srv, m.app, m.id, 'destroyed', 15_000).catch(() => undefined);
+      srv.child.kill('SIGTERM');
+      await srv.exited;
+    } else srv?.child.kill('SIGKILL');
+    // the bridges of this test's networks and the table stay after the server (machines may
+    // outlive it); remove them, and nothing else
+    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === 'hangar')).catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('start-up says which runtime and cgroup workaround it uses', () => {
+    assert.match(server().out, /runtime driver: crun/);
+    assert.match(server().out, /runtime: (crun|runc)/);
+    assert.match(server().out, /cgroup/);
+  });
+
+  test('two machines get distinct fdaa: addresses and reach each other by .internal names', async () => {
+    const s = server();
+    const b = await create('web', httpdConfig('hello from b\n'));
+    // A is a machine of another app of the same network, so `web.internal` names B alone
+    const a = await create('client', httpdConfig('hello from a\n'));
+    assert.match(a.private_ip, /^fdaa:/);
+    assert.match(b.private_ip, /^fdaa:/);
+    assert.notEqual(a.private_ip, b.private_ip);
+    const env = await exec(s, 'client', a.id, [BB, 'sh', '-c', 'echo $FLY_PRIVATE_IP; cat /etc/resolv.conf; hostname']);
+    assert.equal(env.stdout.split('\n')[0], a.private_ip);
+    assert.match(env.stdout, /nameserver fdaa:0:[0-9a-f]+::3/);
+    assert.match(env.stdout, new RegExp(a.id));
+    for (const url of [`http://${b.id}.vm.web.internal:8080/`, 'http://web.internal:8080/']) {
+      const r = await exec(s, 'client', a.id, [BB, 'wget', '-qO-', url]);
+      assert.equal(r.stdout, 'hello from b\n', `${url}: ${r.stderr}`);
+    }
+    // another network: NXDOMAIN for those names, and B's address is unreachable
+    const o = await create('other', httpdConfig('other\n'));
+    assert.notEqual(o.private_ip.split(':').slice(0, 3).join(':'), b.private_ip.split(':').slice(0, 3).join(':'));
+    const look = await exec(s, 'other', o.id, [BB, 'nslookup', `${b.id}.vm.web.internal`]);
+    assert.notEqual(look.exit_code, 0);
+    assert.match(look.stdout + look.stderr, /NXDOMAIN|can't find/i);
+    const direct = await exec(s, 'other', o.id, [BB, 'wget', '-qO-', '-T', '2', `http://[${b.private_ip}]:8080/`]);
+    assert.notEqual(direct.exit_code, 0, 'another network must not reach B');
+    // ... while its own names resolve
+    const own = await exec(s, 'other', o.id, [BB, 'wget', '-qO-', `http://${o.id}.vm.other.internal:8080/`]);
+    assert.equal(own.stdout, 'other\n');
+  });
+
+  test('a 256 MB machine allocating 1 GB is OOM-killed; a pids bomb is contained', async () => {
+    const s = server();
+    const r = await api(s, 'POST', '/v1/apps/web/machines', {
+      config: { image: IMAGE, init: { cmd: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=1024M count=1'] }, guest: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 }, restart: { policy: 'no' } },
+      region: 'local',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const id = String(r.json['id']);
+    machines.push({ app: 'web', id });
+    const m = await waitState(s, 'web', id, 'stopped');
+    const exit = (m['events'] as MachineEvent[]).find((e) => e.type === 'exit');
+    assert.equal((exit?.request as { exit_event?: { oom_killed?: boolean } } | undefined)?.exit_event?.oom_killed, true, JSON.stringify(exit));
+
+    const bomb = await create('web', httpdConfig('bomb\n', { guest: { cpu_kind: 'shared', cpus: 1, memory_mb: 1024 } }));
+    const out = await exec(s, 'web', bomb.id, [BB, 'sh', '-c', 'i=0; while [ $i -lt 6000 ]; do sleep 5 & i=$((i+1)); done 2>/dev/null; echo done'], 60);
+    void out;
+    const ps = await api(s, 'GET', `/v1/apps/web/machines/${bomb.id}/ps`);
+    assert.ok(Array.isArray(ps.json) ? (ps.json as unknown[]).length <= 4096 : true);
+    // the machine and the host are still fine
+    assert.equal((await exec(s, 'web', bomb.id, [BB, 'echo', 'alive'])).stdout, 'alive\n');
+  });
+
+  test('root is reset on stop+start; the volume survives stop+start and destroy of another machine', async () => {
+    const s = server();
+    const vol = await api(s, 'POST', '/v1/apps/web/volumes', { name: 'data', size_gb: 1, region: 'local' });
+    assert.equal(vol.status, 200, JSON.stringify(vol.json));
+    const m = await create('web', httpdConfig('vol\n', { mounts: [{ volume: vol.json['id'], path: '/data' }] }));
+    await exec(s, 'web', m.id, [BB, 'sh', '-c', 'echo root > /root-file; echo vol > /data/vol-file']);
+    const other = await create('web', httpdConfig('x\n'));
+    assert.equal((await api(s, 'DELETE', `/v1/apps/web/machines/${other.id}?kill=true`)).status, 200);
+    await waitState(s, 'web', other.id, 'destroyed');
+    assert.equal((await api(s, 'POST', `/v1/apps/web/machines/${m.id}/stop`, {})).status, 200);
+    await waitState(s, 'web', m.id, 'stopped');
+    assert.equal((await api(s, 'POST', `/v1/apps/web/machines/${m.id}/start`, {})).status, 200);
+    await waitState(s, 'web', m.id, 'started');
+    const r = await exec(s, 'web', m.id, [BB, 'sh', '-c', 'cat /root-file 2>/dev/null || echo gone; cat /data/vol-file']);
+    assert.equal(r.stdout, 'gone\nvol\n');
+  });
+
+  test('kill -9 of the server with 10 machines: after restart all are started and reachable, none duplicated', async () => {
+    const s = server();
+    const ten = await Promise.all(Array.from({ length: 10 }, (_, i) => create('web', httpdConfig(`m${i}\n`))));
+    s.child.kill('SIGKILL');
+    await s.exited;
+    srv = await startServer(dataDir);
+    const s2 = server();
+    const probe = (await api(s2, 'GET', '/v1/apps/client/machines')).json as unknown as Array<{ id: string }>;
+    const from = probe[0]?.id;
+    assert.ok(from);
+    for (const [i, m] of ten.entries()) {
+      const rec = await waitState(s2, 'web', m.id, 'started');
+      assert.equal(rec['private_ip'], m.private_ip);
+      // by address: at once
+      const byIp = await exec(s2, 'client', from, [BB, 'wget', '-qO-', `http://[${m.private_ip}]:8080/`]);
+      assert.equal(byIp.stdout, `m${i}\n`, `wget from ${from} to ${m.private_ip}: exit ${byIp.exit_code}, stderr ${JSON.stringify(byIp.stderr)}`);
+      // by name: the network's ::3 resolver can take some seconds to answer after a kill -9 and
+      // restart (a known bug, see the issue note), so allow a bounded wait
+      const byName = (): ReturnType<typeof exec> => exec(s2, 'client', from, [BB, 'wget', '-qO-', `http://${m.id}.vm.web.internal:8080/`], 5);
+      let r = await byName();
+      for (let attempt = 0; attempt < 6 && r.stdout === ''; attempt++) r = await byName();
+      assert.equal(r.stdout, `m${i}\n`, `wget from ${from} to ${m.id}.vm.web.internal: exit ${r.exit_code}, stderr ${JSON.stringify(r.stderr)}`);
+      const ps = await exec(s2, 'web', m.id, [BB, 'sh', '-c', 'ps | grep -c "[h]ttpd -f"']);
+      assert.equal(ps.stdout.trim(), '1', `machine ${m.id} runs one httpd`);
+    }
+  });
+});
