@@ -13,6 +13,11 @@ import type { SecureAcceptor, UpstreamPreamble } from '../proxy/context.js';
 import { RouteFeeder } from '../proxy/feeder.js';
 import { ProxyMetrics } from '../proxy/metrics.js';
 import { ProxyServer } from '../proxy/server.js';
+import { H2Front } from '../proxy/h2/front.js';
+import { TlsFront } from '../proxy/tls/front.js';
+import { proxyProtoPreamble } from '../proxy/proxy-proto.js';
+import { LocalCa } from '../certs/local-ca.js';
+import { SniContexts } from '../certs/sni.js';
 import type { StateStore } from '../store/types.js';
 import { parseGoDuration } from '../core/duration.js';
 
@@ -91,18 +96,34 @@ export interface RunningProxy {
 export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
   const machines = opts.machines ?? new InProcessMachines({ store: opts.store, bus: opts.bus, dataDir: opts.dataDir, now: Date.now });
-  const proxy = new ProxyServer({
+  const baseDomain = opts.baseDomain ?? DEFAULT_BASE_DOMAIN;
+  // TLS (the `tls` handler, port 443 with ALPN h2/http1.1) with certificates from the local CA
+  // under the data dir, unless the caller brings its own acceptor or turned HTTPS off.
+  let tlsFront: TlsFront | undefined;
+  if (!opts.secureAcceptor && opts.httpsAddr !== null) {
+    const certs = new SniContexts(await LocalCa.open(opts.dataDir));
+    const h2 = new H2Front({ routeFor: (spec, authority) => tlsFront?.routeFor(spec, authority) });
+    tlsFront = new TlsFront({
+      table: () => proxy.table(),
+      baseDomain,
+      certs,
+      h2,
+      onHandshakeError: (err) => opts.log('warn', `proxy TLS: ${err.message}`),
+    });
+  }
+  const secureAcceptor = opts.secureAcceptor ?? tlsFront;
+  const proxy: ProxyServer = new ProxyServer({
     region: opts.region,
-    baseDomain: opts.baseDomain ?? DEFAULT_BASE_DOMAIN,
+    baseDomain,
     starter: machines,
     metrics,
-    ...(opts.secureAcceptor ? { secureAcceptor: opts.secureAcceptor } : {}),
-    ...(opts.upstreamPreamble ? { upstreamPreamble: opts.upstreamPreamble } : {}),
+    ...(secureAcceptor ? { secureAcceptor } : {}),
+    upstreamPreamble: opts.upstreamPreamble ?? proxyProtoPreamble,
     onError: (err) => opts.log('warn', err.message),
   });
   const feeder = new RouteFeeder({
     store: opts.store,
-    baseDomain: opts.baseDomain ?? DEFAULT_BASE_DOMAIN,
+    baseDomain,
     httpAddr: opts.httpAddr ?? DEFAULT_HTTP_ADDR,
     httpsAddr: opts.httpsAddr === undefined ? DEFAULT_HTTPS_ADDR : opts.httpsAddr,
     ...(opts.portMap ? { portMap: opts.portMap } : {}),
