@@ -4,11 +4,11 @@
  * `/metrics`, and the standalone command against a data dir.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
 import { run as runProxyCommand, type ProxyCommandFlags } from '../../src/cli/commands/proxy.js';
 import type { CommandContext } from '../../src/cli/registry.js';
@@ -65,12 +65,15 @@ test('startProxy: routes <app>.localhost from the store, serves the metrics text
   await store.put('app', 'web', { name: 'web' }, { scope: 'org' });
   await store.put('machine', 'm1', { ...httpMachine('m1', app.port), events: [] }, { scope: 'web' });
   const logs: string[] = [];
-  const running = await startProxy({ store, bus, dataDir: '/nonexistent', region: 'tst', httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0', autostopIntervalMs: 0, log: (_l, m) => logs.push(m) });
+  const dataDir = mkdtempSync(join(tmpdir(), 'hangar-test-proxy-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const running = await startProxy({ store, bus, dataDir, region: 'tst', httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0', autostopIntervalMs: 0, log: (_l, m) => logs.push(m) });
   closers.push(() => running.close());
   assert.ok(running.httpUrl);
   assert.match(logs.join('\n'), /Edge proxy on 127\.0\.0\.1:\d+: apps at http:\/\/<app>\.localhost:\d+\//);
-  // No TLS module plugged in: the 443 stand-in is not opened (never as plaintext).
-  assert.equal(running.proxy.addresses().find((a) => a.spec.publicPort === 443), undefined);
+  // The 443 stand-in terminates TLS with the local CA made under the data dir (never plaintext).
+  assert.equal(running.proxy.addresses().find((a) => a.spec.publicPort === 443)?.spec.proto, 'https');
+  assert.ok(existsSync(join(dataDir, 'certs', 'ca', 'root.pem')));
   assert.deepEqual(await get(running.httpUrl!, 'web.localhost'), { status: 200, body: 'from the store' });
   assert.match(running.metricsText(), /hangar_proxy_requests_total\{app="web",port="80",machine="m1",status="200"\} 1/);
   await running.close();
