@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { ImageStore } from '../../images/store.js';
 import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
 import { DriverError, killedBy, signalName } from '../types.js';
+import { stopWithTimeout } from '../stop.js';
 import { LogFiles, rotatedPath } from '../process/logs.js';
 import { readStat } from '../process/procfs.js';
 import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroup, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
@@ -216,13 +217,7 @@ export class CrunDriver implements RuntimeDriver {
   async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
     const task = this.attach(handle);
     if (task.exit) return task.exit;
-    this.kill(task, signalName(opts.signal));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
-    const first = await Promise.race([this.wait(handle), timedOut]);
-    clearTimeout(timer);
-    if (first === 'timeout') this.kill(task, 'SIGKILL');
-    return this.wait(handle);
+    return stopWithTimeout(() => this.wait(handle), (sig) => this.kill(task, sig), signalName(opts.signal), opts.timeoutMs);
   }
 
   async signal(handle: TaskHandle, sig: string | number): Promise<void> {

@@ -36,6 +36,7 @@ import type {
   TaskSpec,
 } from '../types.js';
 import { DriverError, killedBy, parseDirImage, signalName, taskArgv } from '../types.js';
+import { stopWithTimeout } from '../stop.js';
 import { runCommand } from './exec.js';
 import { parseProcessHandle, taskKey, type ProcessHandle } from './handle.js';
 import { LogFiles, rotatedPath } from './logs.js';
@@ -148,13 +149,7 @@ export class ProcessDriver implements RuntimeDriver {
   async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
     const task = this.attach(handle);
     if (task.exit) return task.exit;
-    this.killGroup(task, signalName(opts.signal));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
-    const first = await Promise.race([this.wait(handle), timedOut]);
-    clearTimeout(timer);
-    if (first === 'timeout') this.killGroup(task, 'SIGKILL');
-    const result = await this.wait(handle);
+    const result = await stopWithTimeout(() => this.wait(handle), (sig) => this.killGroup(task, sig), signalName(opts.signal), opts.timeoutMs);
     await remainderGone(task.handle);
     return result;
   }

@@ -2,24 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planMachineConfigs } from '../../../src/core/config/plan.js';
 import { computeForGroup, defaultGroupName, processGroupNames, sectionAppliesTo } from '../../../src/core/config/groups.js';
-import type { AppConfig, Compute } from '../../../src/core/config/types.js';
+import type { Compute } from '../../../src/core/config/types.js';
+import { appConfig } from './app-config.js';
 
-function makeConfig(fields: Partial<AppConfig> = {}): AppConfig {
-  return {
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-    ...fields,
-  };
-}
+const makeConfig = appConfig;
 
 const vm = (size: string, processes: string[] = [], origin?: string): Compute => ({ size, processes, ...(origin ? { origin } : {}) });
 

@@ -1,24 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planMachineConfigs, RELEASE_COMMAND_GROUP } from '../../../src/core/config/plan.js';
-import type { AppConfig } from '../../../src/core/config/types.js';
+import { appConfig } from './app-config.js';
 
-function makeConfig(fields: Partial<AppConfig> = {}): AppConfig {
-  return {
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-    ...fields,
-  };
-}
+const makeConfig = appConfig;
 
 test('no release_command → no release machine', () => {
   assert.equal(planMachineConfigs(makeConfig(), { image: 'i' }).release_command, undefined);

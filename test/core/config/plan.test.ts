@@ -3,23 +3,9 @@ import assert from 'node:assert/strict';
 import { planMachineConfigs } from '../../../src/core/config/plan.js';
 import type { AppConfig, HttpService, Service, TopLevelCheck } from '../../../src/core/config/types.js';
 import type { MachineConfig } from '../../../src/core/fly/machine-config.js';
+import { appConfig } from './app-config.js';
 
-function makeConfig(fields: Partial<AppConfig> = {}): AppConfig {
-  return {
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-    ...fields,
-  };
-}
+const makeConfig = appConfig;
 
 function httpService(fields: Partial<HttpService> = {}): HttpService {
   return { internal_port: 8080, processes: [], checks: [], machine_checks: [], ...fields };

@@ -1,24 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateAppConfig } from '../../../src/core/config/validate.js';
-import type { AppConfig, Service, ServicePort } from '../../../src/core/config/types.js';
+import type { Service, ServicePort } from '../../../src/core/config/types.js';
+import { appConfig } from './app-config.js';
 
-function config(overrides: Partial<AppConfig> = {}): AppConfig {
-  return {
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-    ...overrides,
-  };
-}
+const config = appConfig;
 
 function service(ports: ServicePort[], overrides: Partial<Service> = {}): Service {
   return { protocol: 'tcp', internal_port: 8080, processes: [], ports, tcp_checks: [], http_checks: [], machine_checks: [], ...overrides };

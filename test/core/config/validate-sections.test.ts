@@ -2,24 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateAppConfig } from '../../../src/core/config/validate.js';
 import type { AppConfig, Diagnostic, TopLevelCheck } from '../../../src/core/config/types.js';
+import { appConfig } from './app-config.js';
 
-function config(overrides: Partial<AppConfig> = {}): AppConfig {
-  return {
-    app: 'demo',
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-    ...overrides,
-  };
-}
+const config = (overrides: Partial<AppConfig> = {}): AppConfig => appConfig({ app: 'demo', ...overrides });
 
 function check(overrides: Partial<TopLevelCheck> = {}): TopLevelCheck {
   return { type: 'http', port: 8080, headers: {}, processes: [], ...overrides };

@@ -2,24 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateAppConfig } from '../../../src/core/config/validate.js';
 import { NO_PORTS_WARNING } from '../../../src/core/config/validate-services.js';
-import type { AppConfig, HttpService, Service, ServiceHttpCheck } from '../../../src/core/config/types.js';
+import type { HttpService, Service, ServiceHttpCheck } from '../../../src/core/config/types.js';
+import { appConfig } from './app-config.js';
 
-function config(overrides: Partial<AppConfig> = {}): AppConfig {
-  return {
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-    ...overrides,
-  };
-}
+const config = appConfig;
 
 function service(overrides: Partial<Service> = {}): Service {
   return {
