@@ -8,7 +8,8 @@
 import { buildZone, type ZoneApp, type ZoneInput, type ZoneMachine, type Zone } from '../core/dns/zone.js';
 import { KINDS, networkId, type AppRecord } from '../core/model.js';
 import type { MachineRecord } from '../core/machine/types.js';
-import type { StateStore, StoreWatcher, WatchEvent } from '../store/types.js';
+import type { StateStore } from '../store/types.js';
+import { StoreMirror } from '../store/mirror.js';
 
 export interface ZoneFeederOptions {
   store: StateStore;
@@ -39,19 +40,18 @@ export function zoneMachine(m: MachineRecord): ZoneMachine {
 }
 
 export class ZoneFeeder {
-  private readonly opts: ZoneFeederOptions;
-  private readonly apps = new Map<string, AppRecord>();
-  private readonly machines = new Map<string, MachineRecord>();
-  private watcher: StoreWatcher | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly mirror: StoreMirror;
   private lastKey = '';
   private serial = 0;
-  private closed = false;
-  private applied = 0;
-  private waiters: { revision: number; resolve: () => void }[] = [];
 
-  constructor(opts: ZoneFeederOptions) {
-    this.opts = opts;
+  constructor(private readonly opts: ZoneFeederOptions) {
+    this.mirror = new StoreMirror({
+      store: opts.store,
+      kinds: [KINDS.app, KINDS.machine],
+      rebuild: () => this.rebuild(),
+      ...(opts.debounceMs === undefined ? {} : { debounceMs: opts.debounceMs }),
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
   }
 
   /** Zones built so far (a no-op change builds none). */
@@ -60,15 +60,8 @@ export class ZoneFeeder {
   }
 
   /** Watches the store; resolves once the first zone (from the snapshot) was handed to `onZone`. */
-  async start(): Promise<void> {
-    const watcher = await this.opts.store.watch([KINDS.app, KINDS.machine]);
-    this.watcher = watcher;
-    const iterator = watcher[Symbol.asyncIterator]();
-    const first = await iterator.next();
-    if (first.done) return;
-    this.apply(first.value);
-    this.rebuild();
-    void this.pump(iterator);
+  start(): Promise<void> {
+    return this.mirror.start();
   }
 
   /**
@@ -77,88 +70,25 @@ export class ZoneFeeder {
    * write, such as tests and `hangar server` start-up.
    */
   settled(revision: number): Promise<void> {
-    if (this.isSettled(revision)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ revision, resolve }));
-  }
-
-  private isSettled(revision: number): boolean {
-    return this.closed || (this.applied >= revision && this.timer === undefined);
-  }
-
-  private wake(): void {
-    const ready = this.waiters.filter((w) => this.isSettled(w.revision));
-    if (ready.length === 0) return;
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
+    return this.mirror.settled(revision);
   }
 
   /** Stops watching; no zone is delivered afterwards. */
   close(): void {
-    this.closed = true;
-    this.wake();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.watcher?.close();
-  }
-
-  private async pump(iterator: AsyncIterator<WatchEvent>): Promise<void> {
-    try {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done || this.closed) return;
-        this.apply(next.value);
-        this.schedule();
-      }
-    } catch (err) {
-      this.opts.onError?.(err as Error);
-    }
-  }
-
-  private apply(ev: WatchEvent): void {
-    this.applied = ev.revision;
-    if (ev.type === 'snapshot') {
-      this.apps.clear();
-      this.machines.clear();
-      for (const e of ev.entities) this.put(e.kind, e.id, e.value);
-    } else if (ev.type === 'put') {
-      this.put(ev.entity.kind, ev.entity.id, ev.entity.value);
-    } else if (ev.entity.kind === KINDS.app) {
-      this.apps.delete(ev.entity.id);
-    } else {
-      this.machines.delete(ev.entity.id);
-    }
-  }
-
-  private put(kind: string, id: string, value: unknown): void {
-    if (kind === KINDS.app) this.apps.set(id, value as AppRecord);
-    else if (kind === KINDS.machine) this.machines.set(id, value as MachineRecord);
-  }
-
-  private schedule(): void {
-    if (this.timer || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.closed) this.rebuild();
-    }, this.opts.debounceMs ?? 10);
+    this.mirror.close();
   }
 
   private rebuild(): void {
-    try {
-      const apps = [...this.apps.values()].map(zoneApp).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const machines = [...this.machines.values()].map(zoneMachine).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const key = JSON.stringify([apps, machines]);
-      if (key === this.lastKey) return;
-      this.lastKey = key;
-      this.serial += 1;
-      const input: ZoneInput = { apps, machines, serial: this.serial };
-      if (this.opts.networks) input.networks = this.opts.networks;
-      if (this.opts.localRegion !== undefined) input.localRegion = this.opts.localRegion;
-      if (this.opts.distances) input.distances = this.opts.distances;
-      this.opts.onZone(buildZone(input));
-    } catch (err) {
-      this.opts.onError?.(err as Error);
-    } finally {
-      this.wake();
-    }
+    const apps = [...this.mirror.values<AppRecord>(KINDS.app)].map(zoneApp).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const machines = [...this.mirror.values<MachineRecord>(KINDS.machine)].map(zoneMachine).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const key = JSON.stringify([apps, machines]);
+    if (key === this.lastKey) return;
+    this.lastKey = key;
+    this.serial += 1;
+    const input: ZoneInput = { apps, machines, serial: this.serial };
+    if (this.opts.networks) input.networks = this.opts.networks;
+    if (this.opts.localRegion !== undefined) input.localRegion = this.opts.localRegion;
+    if (this.opts.distances) input.distances = this.opts.distances;
+    this.opts.onZone(buildZone(input));
   }
 }
