@@ -4,8 +4,8 @@
  * process, so the environment is the file's own).
  */
 import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/output.js';
 import type { RunningServer } from '../client/hangar-server.js';
+import { captureIo } from '../helpers/io.js';
 
 export interface CliResult {
   code: number;
@@ -14,14 +14,9 @@ export interface CliResult {
 }
 
 export async function cli(argv: string[]): Promise<CliResult> {
-  const res = { code: 0, out: '', err: '' };
-  const io: Io = {
-    isTTY: false,
-    stdout: (t) => void (res.out += t),
-    stderr: (t) => void (res.err += t),
-  };
-  res.code = await run(argv, io);
-  return res;
+  const io = captureIo();
+  const code = await run(argv, io);
+  return { code, out: io.out, err: io.err };
 }
 
 /** Runs the CLI and fails with its output unless it exits 0. */

@@ -5,24 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/output.js';
+import { captureIo as capture } from '../helpers/io.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-function capture(): Io & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY: false,
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-  };
-  return io;
-}
 
 /** Runs the CLI in a temp folder holding `toml` as fly.toml (plus extra files). */
 async function runIn(toml: string, argv: string[], extra: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {

@@ -9,23 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/output.js';
+import { captureIo } from '../helpers/io.js';
 
 // Compiled to dist/test/cli/: the fixtures stay in the source tree.
 const VALID = fileURLToPath(new URL('../../../test/fixtures/config/valid/', import.meta.url));
 
 async function show(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io: Io & { out: string; err: string } = {
-    out: '',
-    err: '',
-    isTTY: false,
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-  };
+  const io = captureIo();
   const code = await run(['config', 'show', ...args], io);
   return { code, out: io.out, err: io.err };
 }

@@ -5,25 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/output.js';
+import { captureIo as capture } from '../helpers/io.js';
 
 // Compiled to dist/test/cli/: the fixtures stay in the source tree.
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/config/', import.meta.url));
 
-function capture(): Io & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY: false,
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-  };
-  return io;
-}
 
 /** Runs `hangar config validate <args>` with the working directory set to `cwd`. */
 async function validate(cwd: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
