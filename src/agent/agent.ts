@@ -68,6 +68,8 @@ export class Agent {
   private watchDone: Promise<void> | undefined;
   private closed = false;
   private suspendCapable = false;
+  /** The driver mounts volumes inside machines (set from its fingerprint at start). */
+  private driverMounts = false;
 
   constructor(opts: AgentOptions) {
     this.hostId = opts.hostId;
@@ -92,6 +94,7 @@ export class Agent {
         hostDefaults: opts.hostEnv ?? { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
         logMaxBytes: opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
         ...(opts.images === undefined ? {} : { images: opts.images }),
+        driverMounts: () => this.driverMounts,
       },
       addressMode: opts.addressMode ?? 'loopback',
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
@@ -113,7 +116,9 @@ export class Agent {
    * `agent.<host>.exec|ps|signal` requests.
    */
   async start(): Promise<void> {
-    this.suspendCapable = (await this.driver.fingerprint()).capabilities.suspend;
+    const fp = await this.driver.fingerprint();
+    this.suspendCapable = fp.capabilities.suspend;
+    this.driverMounts = fp.capabilities.mounts === true;
     const recs = await this.handles.list();
     await Promise.all(recs.map((h) => this.queue.run(h.machine_id, () => this.recoverOne(h))));
     this.log.info({ host: this.hostId, handles: recs.length }, 'agent recovered persisted machines');

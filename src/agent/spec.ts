@@ -15,6 +15,7 @@ import type { StateStore } from '../store/types.js';
 import { buildMachineEnv, internalPorts } from './env.js';
 import { AgentError } from './errors.js';
 import type { AgentMachineRecord } from './records.js';
+import { realpathSync } from 'node:fs';
 
 /** Per-machine log files are kept below this size (each of stdout/stderr). */
 export const DEFAULT_LOG_MAX_BYTES = 4 * 1024 * 1024;
@@ -31,6 +32,8 @@ export interface SpecContext {
    * found locally or pulled). Without it, only `dir:<absolute path>` images run.
    */
   readonly images?: ImageResolver;
+  /** Whether the driver mounts volumes inside the machine (crun) or cannot (the process driver). */
+  readonly driverMounts?: () => boolean;
 }
 
 /** What the image store says about a machine's image. */
@@ -119,6 +122,15 @@ export async function buildTaskSpec(ctx: SpecContext, input: SpecInput): Promise
     hostDefaults: ctx.hostDefaults,
   });
   if (resolved !== undefined) env.FLY_IMAGE_REF = resolved.flyImageRef;
+  // Fly gives a machine at most one volume (reference §1a `mounts`). A driver that cannot mount it
+  // (the process driver has no mount namespace) leaves it at its host directory, so the app is
+  // told where it is: HANGAR_VOLUME_PATH, an absolute path without symlinks, in every driver
+  // (inside isolated machines it is the mount path); HANGAR_VOLUME_MOUNT is the path asked for.
+  const volume = mounts[0];
+  if (volume !== undefined) {
+    env.HANGAR_VOLUME_MOUNT = volume.path;
+    env.HANGAR_VOLUME_PATH = ctx.driverMounts?.() === true ? volume.path : realpathSync(volume.hostPath);
+  }
   const network = networkInfo(input.address);
   return {
     machineId: rec.id,

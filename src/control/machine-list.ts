@@ -27,10 +27,15 @@ interface CachedMachine {
   metadata: Record<string, string> | undefined;
   /** The machine's JSON without `host_status` and without its closing brace. */
   head: string;
-  /** `head` completed with the host status it was last listed with. */
-  full: string;
+  /** `head` completed with the host status it was last listed with, as UTF-8 (encoded once, not per request). */
+  full: Buffer;
   fullStatus: string;
 }
+
+const EMPTY = Buffer.alloc(0);
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
 
 /** Above this many changed machines one full listing beats one read per machine. */
 const FULL_READ_THRESHOLD = 64;
@@ -45,7 +50,7 @@ function toCached(e: Entity<StoredMachine>): CachedMachine {
     host: e.value.host,
     metadata: e.value.config.metadata,
     head: json.slice(0, -1),
-    full: '',
+    full: EMPTY,
     fullStatus: '',
   };
 }
@@ -55,8 +60,8 @@ export class MachineListCache {
 
   constructor(private readonly ctx: ControlContext) {}
 
-  /** The app's machines as a JSON array string, filtered as the query asks. */
-  async listJson(app: string, filter: ListMachinesFilter): Promise<string> {
+  /** The app's machines as a JSON array (UTF-8 bytes), filtered as the query asks. */
+  async listJson(app: string, filter: ListMachinesFilter): Promise<Buffer> {
     const { store } = this.ctx;
     const [versions, hosts] = await Promise.all([
       store.listVersions(KINDS.machine, { scope: app }),
@@ -83,18 +88,20 @@ export class MachineListCache {
     const status = new Map(hosts.map((h) => [h.id, JSON.stringify(hostStatus(h.value, now))]));
     const unknown = JSON.stringify('unknown');
     const meta = Object.entries(filter.metadata);
-    const parts: string[] = [];
+    const parts: Buffer[] = [OPEN];
     for (const m of next.values()) {
       if (!filter.includeDeleted && m.state === 'destroyed') continue;
       if (filter.region !== undefined && m.region !== filter.region) continue;
       if (meta.some(([k, val]) => m.metadata?.[k] !== val)) continue;
       const hs = status.get(m.host) ?? unknown;
       if (m.fullStatus !== hs) {
-        m.full = `${m.head},"host_status":${hs}}`;
+        m.full = Buffer.from(`${m.head},"host_status":${hs}}`);
         m.fullStatus = hs;
       }
+      if (parts.length > 1) parts.push(COMMA);
       parts.push(m.full);
     }
-    return `[${parts.join(',')}]`;
+    parts.push(CLOSE);
+    return Buffer.concat(parts);
   }
 }

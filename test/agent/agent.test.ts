@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TaskHandleRecord } from '../../src/agent/handles.js';
 import { KINDS, type VolumeRecord } from '../../src/core/model.js';
 import type { ExitEvent } from '../../src/core/machine/types.js';
@@ -168,6 +171,42 @@ describe('agent lifecycle (fake driver)', () => {
     assert.equal(await h.store.get(KINDS.taskHandle, rec.id), undefined);
     assert.equal(h.fakeHost.running().filter((t) => t.machineId === rec.id).length, 0);
     assert.equal((await h.store.get<VolumeRecord>(KINDS.volume, vol.id))?.value.attached_machine_id, null);
+  });
+
+  test('HANGAR_VOLUME_PATH: the mount path where the driver mounts volumes, else the host path without symlinks', async () => {
+    const real = mkdtempSync(join(tmpdir(), 'hangar-test-vol-'));
+    const link = `${real}-link`;
+    symlinkSync(real, link);
+    const vh = new Harness();
+    try {
+      await vh.store.put(
+        KINDS.volume,
+        'vol_env1',
+        {
+          id: 'vol_env1', name: 'data', app: 'web', region: 'local', host: HOST, zone: 'z', state: 'created', size_gb: 1,
+          encrypted: false, fstype: 'ext4', snapshot_retention: 5, auto_backup_enabled: false,
+          attached_machine_id: null, attached_alloc_id: null, host_path: link, created_at: new Date().toISOString(),
+        } satisfies VolumeRecord,
+        { scope: 'web' },
+      );
+      const volumeEnv = async () => {
+        const rec = await vh.create(machineRecord({ config: { init: { exec: ['serve'] }, mounts: [{ volume: 'vol_env1', path: '/data' }] } }));
+        await vh.waitFor(rec.id, (r) => r.state === 'started', 'started');
+        const task = vh.fakeHost.running().find((t) => t.machineId === rec.id);
+        return [task?.env['HANGAR_VOLUME_PATH'], task?.env['HANGAR_VOLUME_MOUNT']];
+      };
+      // like the process driver: no mount namespace, the app is pointed at the host directory
+      const noMounts = await vh.agent({}, new FakeDriver({ host: vh.fakeHost, mounts: false }));
+      assert.deepEqual(await volumeEnv(), [realpathSync(link), '/data']);
+      await noMounts.close({ stopMachines: false });
+      // like crun: the volume is at its mount path inside the machine
+      await vh.agent();
+      assert.deepEqual(await volumeEnv(), ['/data', '/data']);
+    } finally {
+      await vh.close();
+      rmSync(link, { force: true });
+      rmSync(real, { recursive: true, force: true });
+    }
   });
 
   test('a machine whose image cannot run ends failed with the reason', async () => {

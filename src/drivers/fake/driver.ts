@@ -25,6 +25,8 @@ export interface FakeDriverOptions {
   readonly host?: FakeHost;
   /** Report (and implement) suspend/resume. Default false. */
   readonly suspend?: boolean;
+  /** Report that volumes are mounted inside machines (like crun). Default true; false acts like the process driver. */
+  readonly mounts?: boolean;
   /** fingerprint() reports unavailable with this reason. */
   readonly unavailable?: string;
 }
@@ -48,7 +50,7 @@ export class FakeDriver implements RuntimeDriver {
   }
 
   async fingerprint(): Promise<Fingerprint> {
-    const capabilities = { suspend: this.opts.suspend ?? false, exec: true, isolation: 'none', mounts: true, oomDetection: true } as const;
+    const capabilities = { suspend: this.opts.suspend ?? false, exec: true, isolation: 'none', mounts: this.opts.mounts ?? true, oomDetection: true } as const;
     return this.opts.unavailable === undefined ? { available: true, capabilities } : { available: false, reason: this.opts.unavailable, capabilities };
   }
 
