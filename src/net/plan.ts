@@ -99,6 +99,18 @@ export function vethName(machineId: string): string {
   return name;
 }
 
+/**
+ * The MAC of a machine's `eth0`: locally administered and unicast (`02:…`), derived from the
+ * machine id. Knowing it before the machine sends anything lets the host's neighbour table be
+ * filled when the veth is made, so the first packet to the machine never waits on (or loses) a
+ * neighbour solicitation.
+ */
+export function machineMac(machineId: string): string {
+  checkMachineId(machineId);
+  const h = createHash('sha256').update(`hangar-mac:${machineId}`).digest();
+  return ['02', ...[0, 1, 2, 3, 4].map((i) => (h[i] ?? 0).toString(16).padStart(2, '0'))].join(':');
+}
+
 function checkMachineId(machineId: string): void {
   if (!/^[0-9A-Za-z_-]{1,64}$/.test(machineId)) throw invalid(`invalid machine id ${JSON.stringify(machineId)}`);
 }
@@ -238,10 +250,11 @@ export function planMachine(spec: MachineNetSpec, netns: string): { host: IpBatc
   const veth = vethName(spec.machineId);
   const br = bridgeName(spec.network);
   const alias = vethAlias(spec.machineId, spec.network);
+  const mac = machineMac(spec.machineId);
   const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
   const host: IpCommand[] = [
     {
-      args: ['link', 'add', veth, ...mtu, 'type', 'veth', 'peer', 'name', 'eth0', ...mtu, 'netns', netns],
+      args: ['link', 'add', veth, ...mtu, 'type', 'veth', 'peer', 'name', 'eth0', ...mtu, 'address', mac, 'netns', netns],
       step: `machine ${spec.machineId}: create veth ${veth} with eth0 in netns ${netns}`,
     },
     { args: ['link', 'set', veth, 'alias', alias], step: `machine ${spec.machineId}: label ${veth}` },
@@ -249,6 +262,11 @@ export function planMachine(spec: MachineNetSpec, netns: string): { host: IpBatc
     { args: ['link', 'set', veth, 'addrgenmode', 'none'], step: `machine ${spec.machineId}: no link-local on ${veth}` },
     { args: ['link', 'set', veth, 'master', br], step: `machine ${spec.machineId}: plug ${veth} into ${br}` },
     { args: ['link', 'set', veth, 'up'], step: `machine ${spec.machineId}: ${veth} up` },
+    // Tell the host where the address is now. Addresses come back (a new data dir numbers from the
+    // start again; a machine restarts on a new veth), and a cached entry for an old veth's MAC, or
+    // a first solicitation lost while the port comes up, cost a second or more per machine.
+    // `reachable`, not `permanent`: the entry ages and is re-learned as usual.
+    { args: ['neigh', 'replace', address, 'lladdr', mac, 'dev', br, 'nud', 'reachable'], step: `machine ${spec.machineId}: neighbour ${address} is ${mac}` },
   ];
   const inside: IpCommand[] = [
     { args: ['link', 'set', 'lo', 'up'], step: `machine ${spec.machineId}: lo up` },

@@ -2,20 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostPrefix, machineAddress } from '../../src/core/net/sixpn.js';
-import {
-  bridgeAlias,
-  bridgeName,
-  failedStep,
-  netnsNameFromPath,
-  ownedLink,
-  planBridge,
-  planMachine,
-  planMachineTeardown,
-  renderBatch,
-  vethAlias,
-  vethName,
-  type MachineNetSpec,
-} from '../../src/net/plan.js';
+import { bridgeAlias, bridgeName, failedStep, netnsNameFromPath, ownedLink, planBridge, planMachine, planMachineTeardown, renderBatch, vethAlias, vethName, type MachineNetSpec, machineMac } from '../../src/net/plan.js';
 import { renderRuleset, renderTableRemoval } from '../../src/net/ruleset.js';
 import { keepLive, ownedNetns, planCleanup } from '../../src/net/cleanup.js';
 
@@ -87,8 +74,13 @@ describe('ip batches', () => {
   it('plans a machine: veth into the netns, address nodad, default route via ::1', () => {
     const p = planMachine(spec, 'hangar-1857156b526dd8');
     assert.equal(p.host.netns, undefined);
-    assert.deepEqual(p.host.commands[0]?.args, ['link', 'add', 'hgr-m1857156b52', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', 'hangar-1857156b526dd8']);
+    const mac = machineMac('1857156b526dd8');
+    assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
+    assert.notEqual(machineMac('1857156b526dd9'), mac);
+    assert.deepEqual(p.host.commands[0]?.args, ['link', 'add', 'hgr-m1857156b52', 'type', 'veth', 'peer', 'name', 'eth0', 'address', mac, 'netns', 'hangar-1857156b526dd8']);
     assert.ok(p.host.commands.some((c) => c.args.join(' ') === 'link set hgr-m1857156b52 master hgr-n1'));
+    // the host learns the machine's MAC with the veth: no stale entry, no lost first solicitation
+    assert.equal(p.host.commands.at(-1)?.args.join(' '), `neigh replace fdaa:0:1:1::1:2 lladdr ${mac} dev hgr-n1 nud reachable`);
     assert.equal(p.inside.netns, 'hangar-1857156b526dd8');
     assert.deepEqual(
       p.inside.commands.map((c) => c.args.join(' ')),
@@ -101,7 +93,7 @@ describe('ip batches', () => {
       ],
     );
     const mtu = planMachine({ ...spec, mtu: 1420 }, 'hangar-x');
-    assert.match(mtu.host.commands[0]?.args.join(' ') ?? '', /^link add hgr-m1857156b52 mtu 1420 type veth peer name eth0 mtu 1420 netns hangar-x$/);
+    assert.match(mtu.host.commands[0]?.args.join(' ') ?? '', /^link add hgr-m1857156b52 mtu 1420 type veth peer name eth0 mtu 1420 address 02(:[0-9a-f]{2}){5} netns hangar-x$/);
     assert.deepEqual(planMachineTeardown(spec.machineId).commands.map((c) => c.args.join(' ')), ['link del hgr-m1857156b52']);
   });
 
