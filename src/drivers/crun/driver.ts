@@ -18,6 +18,7 @@ import { ImageStore } from '../../images/store.js';
 import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
 import { DriverError, killedBy, signalName } from '../types.js';
 import { stopWithTimeout } from '../stop.js';
+import { TaskPoller } from '../poller.js';
 import { LogFiles, rotatedPath } from '../process/logs.js';
 import { readStat } from '../process/procfs.js';
 import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroup, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
@@ -73,14 +74,14 @@ export class CrunDriver implements RuntimeDriver {
   private layout: CgroupLayout | undefined;
   private runtimeChoice: Runtime | undefined;
   private images: Promise<ImageStore> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private waiters = 0;
+  private readonly poller: TaskPoller;
   private closed = false;
 
   constructor(opts: CrunDriverOptions) {
     this.opts = opts;
     this.root = join(opts.dataDir, 'crun');
     if (opts.images) this.images = Promise.resolve(opts.images);
+    this.poller = new TaskPoller(() => this.tick(), opts.pollMs ?? 200, () => !this.closed && this.tasks.size > 0);
   }
 
   private get monitorScript(): string {
@@ -206,12 +207,8 @@ export class CrunDriver implements RuntimeDriver {
   wait(handle: TaskHandle): Promise<ExitResult> {
     const task = this.attach(handle);
     if (task.exit) return Promise.resolve(task.exit);
-    this.waiters++;
-    this.updateTimer();
-    return task.exited.finally(() => {
-      this.waiters--;
-      this.updateTimer();
-    });
+    // Someone awaits an exit: keep the event loop (and so the polling) alive until it comes.
+    return this.poller.hold(task.exited);
   }
 
   async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
@@ -259,7 +256,7 @@ export class CrunDriver implements RuntimeDriver {
         // not empty or already gone
       }
     }
-    this.updateTimer();
+    this.poller.update();
     // No driver error code fits a failed cleanup yet (reported to the lead: HANGAR_ERR_DRIVER_CLEANUP).
     if (problems.length > 0) throw new DriverError('HANGAR_ERR_DRIVER_CLEANUP', `destroy of ${h.container_id} left: ${problems.join('; ')}`);
   }
@@ -296,8 +293,7 @@ export class CrunDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.poller.stop();
     for (const task of this.tasks.values()) this.logFiles.remove(task.handle.container_id);
     this.tasks.clear();
   }
@@ -349,7 +345,7 @@ export class CrunDriver implements RuntimeDriver {
     this.tasks.set(handle.container_id, task);
     this.logFiles.add(handle.container_id, { stdout: handle.stdout_path, stderr: handle.stderr_path }, handle.log_max_bytes);
     if (polled) this.checkAlive(task);
-    this.updateTimer();
+    this.poller.update();
     return task;
   }
 
@@ -371,7 +367,7 @@ export class CrunDriver implements RuntimeDriver {
     task.exit = result;
     this.logFiles.flush(task.handle.container_id);
     task.settle(result);
-    this.updateTimer();
+    this.poller.update();
   }
 
   private kill(task: Task, sig: NodeJS.Signals): void {
@@ -384,18 +380,6 @@ export class CrunDriver implements RuntimeDriver {
     for (const task of this.tasks.values()) if (task.polled) this.checkAlive(task);
   }
 
-  private updateTimer(): void {
-    const needed = !this.closed && this.tasks.size > 0;
-    if (needed && !this.timer) this.timer = setInterval(() => this.tick(), this.opts.pollMs ?? 200);
-    else if (!needed && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-    if (this.timer) {
-      if (this.waiters > 0) this.timer.ref();
-      else this.timer.unref();
-    }
-  }
 }
 
 /**

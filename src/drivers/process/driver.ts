@@ -37,6 +37,7 @@ import type {
 } from '../types.js';
 import { DriverError, killedBy, parseDirImage, signalName, taskArgv } from '../types.js';
 import { stopWithTimeout } from '../stop.js';
+import { TaskPoller } from '../poller.js';
 import { runCommand } from './exec.js';
 import { parseProcessHandle, taskKey, type ProcessHandle } from './handle.js';
 import { LogFiles, rotatedPath } from './logs.js';
@@ -63,16 +64,14 @@ const KILL_GRACE_MS = 5000;
 
 export class ProcessDriver implements RuntimeDriver {
   readonly name = 'process';
-  private readonly pollMs: number;
   private readonly tasks = new Map<string, Task>();
   private readonly logFiles = new LogFiles();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly poller: TaskPoller;
   private closed = false;
   /** Pending wait() calls; the timer holds the event loop open only while there are some. */
-  private waiters = 0;
 
   constructor(opts: ProcessDriverOptions = {}) {
-    this.pollMs = opts.pollMs ?? 200;
+    this.poller = new TaskPoller(() => this.tick(), opts.pollMs ?? 200, () => !this.closed && this.tasks.size > 0);
   }
 
   async fingerprint(): Promise<Fingerprint> {
@@ -138,12 +137,7 @@ export class ProcessDriver implements RuntimeDriver {
     const task = this.attach(handle);
     if (task.exit) return Promise.resolve(task.exit);
     // Someone awaits an exit: keep the event loop (and so the polling) alive until it comes.
-    this.waiters++;
-    this.updateTimer();
-    return task.exited.finally(() => {
-      this.waiters--;
-      this.updateTimer();
-    });
+    return this.poller.hold(task.exited);
   }
 
   async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
@@ -177,7 +171,7 @@ export class ProcessDriver implements RuntimeDriver {
         // not empty or already gone
       }
     }
-    this.updateTimer();
+    this.poller.update();
   }
 
   async inspect(handle: TaskHandle): Promise<TaskInspection> {
@@ -217,8 +211,7 @@ export class ProcessDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.poller.stop();
     for (const task of this.tasks.values()) this.logFiles.remove(task.key);
     this.tasks.clear();
   }
@@ -237,7 +230,7 @@ export class ProcessDriver implements RuntimeDriver {
     this.tasks.set(task.key, task);
     this.logFiles.add(task.key, { stdout: handle.stdout_path, stderr: handle.stderr_path }, handle.log_max_bytes);
     if (polled) this.checkAlive(task);
-    this.updateTimer();
+    this.poller.update();
     return task;
   }
 
@@ -273,7 +266,7 @@ export class ProcessDriver implements RuntimeDriver {
     this.logFiles.remove(task.key);
     this.tasks.delete(task.key);
     task.settle(result);
-    this.updateTimer();
+    this.poller.update();
   }
 
   /** Signals the machine's process group, only after proving the group leader is still ours. */
@@ -295,19 +288,6 @@ export class ProcessDriver implements RuntimeDriver {
    * One timer per driver instance (not per machine), running only while there is something to
    * poll. It does not keep the process alive unless a wait() is pending: the machines do not need the agent.
    */
-  private updateTimer(): void {
-    const needed = !this.closed && this.tasks.size > 0;
-    if (needed && !this.timer) {
-      this.timer = setInterval(() => this.tick(), this.pollMs);
-    } else if (!needed && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-    if (this.timer) {
-      if (this.waiters > 0) this.timer.ref();
-      else this.timer.unref();
-    }
-  }
 }
 
 /** SIGKILLs every remaining process of the task's session that started after its leader. */
