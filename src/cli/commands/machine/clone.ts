@@ -6,7 +6,7 @@
 import type { CommandContext } from '../../registry.js';
 import { connect, type TokenOptions } from '../common/api.js';
 import { resolveApp } from '../common/app.js';
-import { printStarted } from './started.js';
+import { waitAndPrintStarted } from './started.js';
 
 interface Options extends TokenOptions {
   region?: string;
@@ -36,8 +36,5 @@ export async function run(ctx: CommandContext<Options>): Promise<void> {
     else out.line(created.id);
     return;
   }
-  await client.waitMachine(app, created.id, 'started', { instanceId: created.instance_id });
-  const machine = await client.getMachine(app, created.id);
-  if (out.json) out.printJson(machine);
-  else printStarted(out, machine);
+  await waitAndPrintStarted(out, client, app, created.id, created.instance_id);
 }

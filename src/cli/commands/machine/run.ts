@@ -9,7 +9,7 @@ import type { MachineConfig } from '../../../core/fly/machine-config.js';
 import { connect, type TokenOptions } from '../common/api.js';
 import { resolveApp } from '../common/app.js';
 import { applyMachineFlags, resolveImage, type MachineFlags } from '../common/machine-flags.js';
-import { printStarted } from './started.js';
+import { waitAndPrintStarted } from './started.js';
 
 interface Options extends TokenOptions, MachineFlags {
   name?: string;
@@ -37,8 +37,5 @@ export async function run(ctx: CommandContext<Options>): Promise<void> {
     return;
   }
   if (!out.json) out.err(`Machine ${created.id} (${created.name}) created in ${created.region}; waiting for it to start...`);
-  await client.waitMachine(app, created.id, 'started', { instanceId: created.instance_id });
-  const machine = await client.getMachine(app, created.id);
-  if (out.json) out.printJson(machine);
-  else printStarted(out, machine);
+  await waitAndPrintStarted(out, client, app, created.id, created.instance_id);
 }

@@ -10,7 +10,7 @@ import { shellSplit } from '../../../core/shell.js';
 import { connect, type TokenOptions } from '../common/api.js';
 import { resolveApp } from '../common/app.js';
 import { applyMachineFlags, resolveImage, type MachineFlags } from '../common/machine-flags.js';
-import { printStarted } from './started.js';
+import { waitAndPrintStarted } from './started.js';
 
 interface Options extends TokenOptions, MachineFlags {
   image?: string;
@@ -37,8 +37,5 @@ export async function run(ctx: CommandContext<Options>): Promise<void> {
     if (out.json) out.printJson(updated);
     return;
   }
-  await client.waitMachine(app, id, 'started', { instanceId: updated.instance_id });
-  const machine = await client.getMachine(app, id);
-  if (out.json) out.printJson(machine);
-  else printStarted(out, machine);
+  await waitAndPrintStarted(out, client, app, id, updated.instance_id);
 }
