@@ -40,14 +40,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `hangar server` and resolves once its API answers with the admin token. */
-export async function startHangarServer(opts: { driver?: 'process' | 'fake'; timeoutMs?: number } = {}): Promise<RunningServer> {
+/** Starts `hangar server` (with `args` added to its flags) and resolves once its API answers with the admin token. */
+export async function startHangarServer(opts: { driver?: 'process' | 'fake'; timeoutMs?: number; args?: string[] } = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-e2e-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [HANGAR_BIN, 'server', '--data-dir', dataDir, '--api-addr', `127.0.0.1:${port}`, '--driver', opts.driver ?? 'process', '--stop-machines-on-exit', '--log-level', 'warn'],
+    [HANGAR_BIN, 'server', '--data-dir', dataDir, '--api-addr', `127.0.0.1:${port}`, '--driver', opts.driver ?? 'process', '--stop-machines-on-exit', '--log-level', 'warn', ...(opts.args ?? [])],
     // The server points the CLI config at itself on first start: keep that inside the temp dir.
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HANGAR_CONFIG: join(dataDir, 'cli-config.json') } },
   );

@@ -5,61 +5,15 @@
  * answers a 301 to the HTTPS URL (reference §1c handlers).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:http2';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { freePort, HELLO_DIR, startHangarServer, type RunningServer } from '../client/hangar-server.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const dataDir = mkdtempSync(join(tmpdir(), 'hangar-test-tls-'));
-let child: ChildProcess | undefined;
-
-after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child!.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-function startServer(httpsPort: number): Promise<{ api: string; proxy: string }> {
-  child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin/hangar.js'), 'server', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0', '--driver', 'process', '--http-addr', '127.0.0.1:0', '--https-addr', `127.0.0.1:${httpsPort}`, '--dns-addr', '127.0.0.1:0', '--stop-machines-on-exit', '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HANGAR_CONFIG: join(dataDir, 'cli.json') } },
-  );
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child!.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const api = /Machines API listening on (http:\/\/\S+)/.exec(out)?.[1];
-      const proxy = /Edge proxy on (\S+):/.exec(out)?.[1];
-      if (api && proxy) resolve({ api, proxy });
-    });
-    child!.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    child!.once('exit', (code) => reject(new Error(`server exited (${code})\n${out}\n${err}`)));
-  });
-}
+let server: RunningServer | undefined;
+after(() => server?.stop());
 
 async function call(api: string, token: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${api}${path}`, {
@@ -74,12 +28,14 @@ async function call(api: string, token: string, method: string, path: string, bo
 
 test('HTTPS with the local CA, h2 by ALPN, and force_https on port 80', { timeout: 60_000 }, async () => {
   const httpsPort = await freePort();
-  const { api, proxy } = await startServer(httpsPort);
-  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  server = await startHangarServer({ args: ['--http-addr', '127.0.0.1:0', '--https-addr', `127.0.0.1:${httpsPort}`, '--dns-addr', '127.0.0.1:0'] });
+  const { url: api, token, dataDir } = server;
+  const proxy = /Edge proxy on (\S+):/.exec(server.log())?.[1];
+  assert.ok(proxy, `the server says where the proxy listens:\n${server.log()}`);
   await call(api, token, 'POST', '/v1/apps', { app_name: 'tlsapp', org_slug: 'personal' });
   const m = await call(api, token, 'POST', '/v1/apps/tlsapp/machines', {
     config: {
-      image: `dir:${join(ROOT, 'examples', 'hello')}`,
+      image: `dir:${HELLO_DIR}`,
       init: { exec: [process.execPath, 'server.mjs'] },
       services: [
         {
