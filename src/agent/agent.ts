@@ -20,12 +20,13 @@ import { HandleStore, type TaskHandleRecord } from './handles.js';
 import { silentLogger, type AgentLogger } from './logger.js';
 import { PortAllocator } from './ports.js';
 import { KeyedQueue } from './queue.js';
-import { updateMachine, withEvent, type AgentMachineRecord } from './records.js';
+import { updateMachine, withEvent } from './records.js';
 import { DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES, type BackoffOptions } from './restart-policy.js';
 import { registerResponders } from './responders.js';
 import { MachineRunner } from './runner.js';
 import { newSlot, type Slot } from './slot.js';
 import { DEFAULT_LOG_MAX_BYTES, type ImageResolver } from './spec.js';
+import type { MachineRecord } from '../core/machine/types.js';
 
 export interface AgentOptions {
   readonly store: StateStore;
@@ -64,7 +65,7 @@ export class Agent {
   private readonly slots = new Map<string, Slot>();
   /** machine id → its private address, from every record seen. */
   private readonly knownAddresses = new Map<string, string>();
-  private watcher: StoreWatcher<AgentMachineRecord> | undefined;
+  private watcher: StoreWatcher<MachineRecord> | undefined;
   private watchDone: Promise<void> | undefined;
   private closed = false;
   private suspendCapable = false;
@@ -122,7 +123,7 @@ export class Agent {
     const recs = await this.handles.list();
     await Promise.all(recs.map((h) => this.queue.run(h.machine_id, () => this.recoverOne(h))));
     this.log.info({ host: this.hostId, handles: recs.length }, 'agent recovered persisted machines');
-    const watcher = await this.store.watch<AgentMachineRecord>(KINDS.machine);
+    const watcher = await this.store.watch<MachineRecord>(KINDS.machine);
     this.watcher = watcher;
     this.watchDone = this.follow(watcher);
     this.responders = registerResponders({ bus: this.bus, driver: this.driver, hostId: this.hostId, runningHandle: (id) => this.runningHandle(id) });
@@ -140,7 +141,7 @@ export class Agent {
     if (opts.stopMachines) {
       for (const slot of this.slots.values()) {
         void this.queue.run(slot.id, async () => {
-          const rec = (await this.store.get<AgentMachineRecord>(KINDS.machine, slot.id))?.value;
+          const rec = (await this.store.get<MachineRecord>(KINDS.machine, slot.id))?.value;
           if (rec && slot.task) await this.runner.stop(slot, rec, false);
         });
       }
@@ -165,7 +166,7 @@ export class Agent {
     return this.queue.idle();
   }
 
-  private async follow(watcher: StoreWatcher<AgentMachineRecord>): Promise<void> {
+  private async follow(watcher: StoreWatcher<MachineRecord>): Promise<void> {
     try {
       for await (const ev of watcher) {
         if (ev.type === 'snapshot') for (const e of ev.entities) this.observe(e.value);
@@ -177,12 +178,12 @@ export class Agent {
     }
   }
 
-  private observe(rec: AgentMachineRecord): void {
+  private observe(rec: MachineRecord): void {
     if (rec.host !== this.hostId || this.closed) return;
     if (this.needsWork(rec)) this.schedule(rec.id);
   }
 
-  private needsWork(rec: AgentMachineRecord): boolean {
+  private needsWork(rec: MachineRecord): boolean {
     const slot = this.slots.get(rec.id);
     if (rec.state === 'destroyed') return slot !== undefined;
     if (rec.desired === 'destroyed' || rec.generation > rec.applied_generation) return true;
@@ -203,7 +204,7 @@ export class Agent {
     });
   }
 
-  private slotFor(rec: AgentMachineRecord): Slot {
+  private slotFor(rec: MachineRecord): Slot {
     let slot = this.slots.get(rec.id);
     if (!slot) {
       slot = newSlot(rec.id, rec.app, rec.region);
@@ -219,7 +220,7 @@ export class Agent {
 
   /** One pass of convergence for one machine, from its current record. */
   private async converge(id: string): Promise<void> {
-    const ent = await this.store.get<AgentMachineRecord>(KINDS.machine, id);
+    const ent = await this.store.get<MachineRecord>(KINDS.machine, id);
     const existing = this.slots.get(id);
     if (!ent || ent.value.host !== this.hostId || ent.value.state === 'destroyed') {
       if (existing) {
@@ -257,7 +258,7 @@ export class Agent {
     }
   }
 
-  private async convergeStarted(slot: Slot, rec: AgentMachineRecord, pending: boolean): Promise<void> {
+  private async convergeStarted(slot: Slot, rec: MachineRecord, pending: boolean): Promise<void> {
     const task = slot.task;
     if (task) {
       if (slot.suspended && this.driver.resume) {
@@ -277,7 +278,7 @@ export class Agent {
     await this.runner.start(slot, rec, pending ? rec.generation : rec.applied_generation, pending);
   }
 
-  private async convergeSuspended(slot: Slot, rec: AgentMachineRecord, pending: boolean): Promise<void> {
+  private async convergeSuspended(slot: Slot, rec: MachineRecord, pending: boolean): Promise<void> {
     const task = slot.task;
     if (task && !slot.suspended) {
       if (this.suspendCapable && this.driver.suspend) {
@@ -292,7 +293,7 @@ export class Agent {
   }
 
   /** Records that the pending request needed no driver action (or only a resume/suspend). */
-  private async markApplied(rec: AgentMachineRecord, state: MachineState, event?: 'start' | 'suspend'): Promise<void> {
+  private async markApplied(rec: MachineRecord, state: MachineState, event?: 'start' | 'suspend'): Promise<void> {
     await updateMachine(this.store, rec.id, (r) => {
       if (r.state === 'destroyed') return undefined;
       if (r.generation <= rec.generation) r.state = state;
@@ -304,7 +305,7 @@ export class Agent {
   /** A restart's backoff is over: start again unless a request or a destroy came meanwhile. */
   private async restartDue(slot: Slot): Promise<void> {
     if (this.closed || slot.task) return;
-    const rec = (await this.store.get<AgentMachineRecord>(KINDS.machine, slot.id))?.value;
+    const rec = (await this.store.get<MachineRecord>(KINDS.machine, slot.id))?.value;
     if (!rec) return;
     if (rec.desired !== 'started' || rec.state === 'destroyed' || rec.generation > rec.applied_generation) {
       this.schedule(slot.id);
@@ -315,7 +316,7 @@ export class Agent {
 
   /** Re-attaches to one persisted handle, or records the exit of a task that ended meanwhile. */
   private async recoverOne(h: TaskHandleRecord): Promise<void> {
-    const rec = (await this.store.get<AgentMachineRecord>(KINDS.machine, h.machine_id))?.value;
+    const rec = (await this.store.get<MachineRecord>(KINDS.machine, h.machine_id))?.value;
     if (!rec || rec.host !== this.hostId || rec.state === 'destroyed') {
       // The handle proves we started it; nothing wants it any more.
       const orphan = newSlot(h.machine_id, rec?.app ?? '', rec?.region ?? '');

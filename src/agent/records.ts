@@ -5,21 +5,16 @@
  */
 import { ulid } from 'ulid';
 import type { ExitEvent, MachineEvent, MachineRecord } from '../core/machine/types.js';
-import { KINDS, type MachineRouting } from '../core/model.js';
+import { KINDS } from '../core/model.js';
 import { signalNumber, type ExitResult } from '../drivers/types.js';
 import { isStoreConflict, type BatchOp, type Entity, type StateStore } from '../store/types.js';
 
 /** Machine events kept per record (newest first; reference §1a: clients take the first match). */
 export const MAX_EVENTS = 25;
 
-/**
- * MachineRecord plus the field the agent adds: where the started machine listens.
- * `routing` belongs in `MachineRecord` (src/core/machine/types.ts); the lead adds it there.
- */
-export type AgentMachineRecord = MachineRecord & { routing?: MachineRouting | null };
 
 /** A change to a machine record; undefined = nothing to write. Must be pure: it may run more than once. */
-export type MachineChange = (rec: AgentMachineRecord) => AgentMachineRecord | undefined;
+export type MachineChange = (rec: MachineRecord) => MachineRecord | undefined;
 
 const MAX_ATTEMPTS = 50;
 
@@ -28,9 +23,9 @@ const MAX_ATTEMPTS = 50;
  * (e.g. the handle record) commit in the same batch. Returns the stored entity, or undefined
  * when the machine is gone or the change wrote nothing.
  */
-export async function updateMachine(store: StateStore, id: string, change: MachineChange, extra: readonly BatchOp[] = []): Promise<Entity<AgentMachineRecord> | undefined> {
+export async function updateMachine(store: StateStore, id: string, change: MachineChange, extra: readonly BatchOp[] = []): Promise<Entity<MachineRecord> | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const cur = await store.get<AgentMachineRecord>(KINDS.machine, id);
+    const cur = await store.get<MachineRecord>(KINDS.machine, id);
     if (!cur) {
       if (extra.length > 0) await store.apply(extra);
       return undefined;
@@ -43,7 +38,7 @@ export async function updateMachine(store: StateStore, id: string, change: Machi
     next.updated_at = new Date().toISOString();
     try {
       const res = await store.apply([{ op: 'put', kind: KINDS.machine, id, value: next, expectedVersion: cur.version }, ...extra]);
-      return res.results[0] as Entity<AgentMachineRecord>;
+      return res.results[0] as Entity<MachineRecord>;
     } catch (err) {
       if (!isStoreConflict(err) || err.opIndex !== 0 || attempt >= MAX_ATTEMPTS) throw err;
     }
@@ -51,7 +46,7 @@ export async function updateMachine(store: StateStore, id: string, change: Machi
 }
 
 /** Prepends an event, keeping the list bounded. */
-export function withEvent(rec: AgentMachineRecord, ev: Omit<MachineEvent, 'id' | 'timestamp'>): AgentMachineRecord {
+export function withEvent(rec: MachineRecord, ev: Omit<MachineEvent, 'id' | 'timestamp'>): MachineRecord {
   const event: MachineEvent = { id: ulid(), timestamp: Date.now(), ...ev };
   rec.events = [event, ...(rec.events ?? [])].slice(0, MAX_EVENTS);
   return rec;

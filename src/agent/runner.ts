@@ -13,10 +13,11 @@ import { internalPorts } from './env.js';
 import type { HandleStore } from './handles.js';
 import { forwardLogs } from './logs.js';
 import { loopbackAddress, type PortAllocator } from './ports.js';
-import { exitMachineEvent, updateMachine, withEvent, type AgentMachineRecord } from './records.js';
+import { exitMachineEvent, updateMachine, withEvent } from './records.js';
 import { decideAfterExit, type BackoffOptions, type RestartDecision } from './restart-policy.js';
 import type { Slot } from './slot.js';
 import { buildTaskSpec, type SpecContext } from './spec.js';
+import type { MachineRecord } from '../core/machine/types.js';
 
 /** Fly's stop defaults (reference §1a: POST /stop, signal default SIGINT); timeout as flyd's 5 s. */
 export const DEFAULT_STOP_SIGNAL = 'SIGINT';
@@ -48,14 +49,14 @@ export interface RunnerDeps {
  * restart: its `signal`/`timeout` (POST /stop body, POST /restart query or body, reference §1a)
  * win over `stop_config`. The API records them in the event's `request` (control/machine-actions.ts).
  */
-function requestedStop(rec: AgentMachineRecord): Record<string, unknown> | undefined {
+function requestedStop(rec: MachineRecord): Record<string, unknown> | undefined {
   const ev = rec.events.find((e) => e.source === 'user' && ['start', 'stop', 'restart', 'update', 'launch'].includes(e.type));
   if (!ev || (ev.type !== 'stop' && ev.type !== 'restart')) return undefined;
   return ev.request;
 }
 
 /** How to stop the machine: the user's stop/restart request, else `stop_config`, else Fly's defaults. */
-export function stopOptions(rec: AgentMachineRecord): { signal: string; timeoutMs: number } {
+export function stopOptions(rec: MachineRecord): { signal: string; timeoutMs: number } {
   const sc = rec.config.stop_config ?? {};
   const req = requestedStop(rec);
   let signal: string = DEFAULT_STOP_SIGNAL;
@@ -80,7 +81,7 @@ export class MachineRunner {
   constructor(private readonly d: RunnerDeps) {}
 
   /** The machine's private address: its record's when it has a usable one, else a fresh loopback one. */
-  private addressFor(rec: AgentMachineRecord): string {
+  private addressFor(rec: MachineRecord): string {
     if (this.d.addressMode !== 'loopback') return rec.private_ip;
     if (/^127\.\d+\.\d+\.\d+$/.test(rec.private_ip ?? '')) return rec.private_ip;
     const address = loopbackAddress(rec.id, this.d.usedAddresses());
@@ -93,12 +94,12 @@ export class MachineRunner {
    * `started`, so a state of `started` always has a handle behind it. A start that cannot
    * happen (bad image, driver error) leaves the machine `failed` with the reason in an event.
    */
-  async start(slot: Slot, rec: AgentMachineRecord, generation: number, userStart: boolean): Promise<void> {
+  async start(slot: Slot, rec: MachineRecord, generation: number, userStart: boolean): Promise<void> {
     const d = this.d;
     let handle: TaskHandle;
     let address: string;
     let routing: MachineRouting;
-    let imageRef: AgentMachineRecord['image_ref'] | undefined;
+    let imageRef: MachineRecord['image_ref'] | undefined;
     try {
       address = this.addressFor(rec);
       let pairs: Array<[number, number]> = [];
@@ -223,7 +224,7 @@ export class MachineRunner {
    * Stops the running task as its config asks and records a requested exit. With `restarting`
    * the machine is about to start again (restart, update), so its state is left to that start.
    */
-  async stop(slot: Slot, rec: AgentMachineRecord, restarting: boolean, finalState: 'stopped' | 'created' = 'stopped'): Promise<void> {
+  async stop(slot: Slot, rec: MachineRecord, restarting: boolean, finalState: 'stopped' | 'created' = 'stopped'): Promise<void> {
     const task = slot.task;
     if (!task) return;
     const d = this.d;
@@ -255,7 +256,7 @@ export class MachineRunner {
   }
 
   /** Destroys the machine: its task, its handle record, its volume attachments; state `destroyed`. */
-  async destroy(slot: Slot, rec: AgentMachineRecord): Promise<void> {
+  async destroy(slot: Slot, rec: MachineRecord): Promise<void> {
     const d = this.d;
     await this.forgetTask(slot);
     await this.detachVolumes(rec);
@@ -286,7 +287,7 @@ export class MachineRunner {
   }
 
   /** Volumes attached to a destroyed machine become free again (`attached_machine_id` → null). */
-  private async detachVolumes(rec: AgentMachineRecord): Promise<void> {
+  private async detachVolumes(rec: MachineRecord): Promise<void> {
     const vols = await this.d.store.list<VolumeRecord>(KINDS.volume, { scope: rec.app });
     for (const v of vols) {
       if (v.value.attached_machine_id !== rec.id) continue;

@@ -14,8 +14,8 @@ import type { VolumeMount } from '../drivers/types.js';
 import type { StateStore } from '../store/types.js';
 import { buildMachineEnv, internalPorts } from './env.js';
 import { AgentError } from './errors.js';
-import type { AgentMachineRecord } from './records.js';
 import { realpathSync } from 'node:fs';
+import type { MachineRecord } from '../core/machine/types.js';
 
 /** Per-machine log files are kept below this size (each of stdout/stderr). */
 export const DEFAULT_LOG_MAX_BYTES = 4 * 1024 * 1024;
@@ -84,7 +84,7 @@ export async function loadMounts(ctx: SpecContext, config: MachineConfig): Promi
 }
 
 export interface SpecInput {
-  readonly rec: AgentMachineRecord;
+  readonly rec: MachineRecord;
   readonly address: string;
   /** `[internal, host]` port pairs (process driver), else empty. */
   readonly ports: ReadonlyArray<readonly [number, number]>;

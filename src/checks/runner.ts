@@ -18,7 +18,7 @@
  *   concurrency limit. Failing checks never restart or stop a machine (docs `reference/health-checks`).
  */
 import { silentLogger, type AgentLogger } from '../agent/logger.js';
-import { updateMachine, type AgentMachineRecord } from '../agent/records.js';
+import { updateMachine } from '../agent/records.js';
 import { checksOf, type CheckSpec } from '../core/checks/spec.js';
 import {
   checkTarget,
@@ -238,7 +238,7 @@ export class CheckRunner {
   }
 
   /** The record with its checks as this runner knows them now; undefined = nothing to write. */
-  private change(r: AgentMachineRecord): AgentMachineRecord | undefined {
+  private change(r: MachineRecord): MachineRecord | undefined {
     if (r.host !== this.hostId) return undefined;
     const t = this.tracked.get(r.id);
     let results: CheckResult[];

@@ -10,9 +10,10 @@ import { transition, type UserAction } from '../core/machine/state.js';
 import type { MachineEvent, MachineState } from '../core/machine/types.js';
 import { notFound, transitionError } from './errors.js';
 import type { ControlContext } from './context.js';
-import { loadMachine, mutateMachine, userEvent, withEvent, type MachineDoc } from './machine-store.js';
+import { loadMachine, mutateMachine, userEvent, withEvent } from './machine-store.js';
 import { METADATA_KEY, quote } from './names.js';
 import { badRequest } from './errors.js';
+import type { MachineRecord } from '../core/machine/types.js';
 
 export interface ActionParams {
   signal?: string | undefined;
@@ -42,7 +43,7 @@ async function act(ctx: ControlContext, app: string, id: string, action: 'start'
     if (!t.ok) throw transitionError(t.http, t.message);
     if (t.noop) return { rec: cur, result: t.previousState };
     const ev = userEvent(EVENT_OF[action], t.state, now, Object.keys(compact(params)).length > 0 ? compact(params) : undefined);
-    const next: MachineDoc = {
+    const next: MachineRecord = {
       ...cur,
       state: t.state,
       desired: t.desired,
@@ -79,7 +80,7 @@ export async function suspendMachine(ctx: ControlContext, app: string, id: strin
 export async function setCordoned(ctx: ControlContext, app: string, id: string, cordoned: boolean, nonce: string | undefined): Promise<Record<string, unknown>> {
   await mutateMachine(ctx, app, id, { leased: true, nonce }, (cur, now) => {
     if (cur.state === 'destroyed' || cur.state === 'destroying') throw notFound(`machine not found: ${quote(id)} (it is ${cur.state})`);
-    const next: MachineDoc = { ...cur, cordoned, events: withEvent(cur, userEvent(cordoned ? 'cordon' : 'uncordon', cordoned ? 'cordoned' : 'uncordoned', now)) };
+    const next: MachineRecord = { ...cur, cordoned, events: withEvent(cur, userEvent(cordoned ? 'cordon' : 'uncordon', cordoned ? 'cordoned' : 'uncordoned', now)) };
     return { rec: next, result: undefined };
   });
   return { ok: true };

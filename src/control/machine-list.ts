@@ -7,11 +7,12 @@
  * and joins cached JSON strings. `host_status` depends on the host's heartbeat, not on the
  * machine's version, so it is appended per request.
  */
-import { machineJson, type StoredMachine } from '../core/fly/api-output.js';
+import { machineJson } from '../core/fly/api-output.js';
 import { KINDS, type HostRecord } from '../core/model.js';
 import type { Entity } from '../store/types.js';
 import type { ControlContext } from './context.js';
 import { hostStatus } from './placement.js';
+import type { MachineRecord } from '../core/machine/types.js';
 
 export interface ListMachinesFilter {
   includeDeleted: boolean;
@@ -40,7 +41,7 @@ const CLOSE = Buffer.from(']');
 /** Above this many changed machines one full listing beats one read per machine. */
 const FULL_READ_THRESHOLD = 64;
 
-function toCached(e: Entity<StoredMachine>): CachedMachine {
+function toCached(e: Entity<MachineRecord>): CachedMachine {
   const { host_status: _ignored, ...rest } = machineJson(e.value);
   const json = JSON.stringify(rest);
   return {
@@ -71,9 +72,9 @@ export class MachineListCache {
     const changed = versions.filter((v) => prev.get(v.id)?.version !== v.version);
     const fresh = new Map<string, CachedMachine>();
     if (changed.length > FULL_READ_THRESHOLD) {
-      for (const e of await store.list<StoredMachine>(KINDS.machine, { scope: app })) fresh.set(e.id, toCached(e));
+      for (const e of await store.list<MachineRecord>(KINDS.machine, { scope: app })) fresh.set(e.id, toCached(e));
     } else if (changed.length > 0) {
-      const read = await Promise.all(changed.map((v) => store.get<StoredMachine>(KINDS.machine, v.id)));
+      const read = await Promise.all(changed.map((v) => store.get<MachineRecord>(KINDS.machine, v.id)));
       for (const e of read) if (e) fresh.set(e.id, toCached(e));
     }
     const next = new Map<string, CachedMachine>();

@@ -5,7 +5,6 @@
  */
 import { KINDS } from '../core/model.js';
 import type { MachineEvent, MachineRecord } from '../core/machine/types.js';
-import type { StoredMachine } from '../core/fly/api-output.js';
 import { isStoreConflict, type BatchOp } from '../store/types.js';
 import { ApiError, notFound } from './errors.js';
 import { iso, type ControlContext } from './context.js';
@@ -15,13 +14,11 @@ import { MACHINE_ID, quote } from './names.js';
 /** How many events a machine keeps (newest first; clients only look at the latest few). */
 export const MAX_EVENTS = 50;
 
-/** A machine record plus the Hangar-only fields the API or the agent add to it. */
-export type MachineDoc = StoredMachine & { skip_secrets?: boolean };
 
 /** The machine `id` of `app`, or 404 `machine not found` (flyctl matches that text). */
-export async function loadMachine(ctx: ControlContext, app: string, id: string): Promise<{ rec: MachineDoc; version: number }> {
+export async function loadMachine(ctx: ControlContext, app: string, id: string): Promise<{ rec: MachineRecord; version: number }> {
   if (!MACHINE_ID.test(id)) throw notFound(`machine not found: ${quote(id)}`);
-  const ent = await ctx.store.get<MachineDoc>(KINDS.machine, id);
+  const ent = await ctx.store.get<MachineRecord>(KINDS.machine, id);
   if (ent === undefined || ent.value.app !== app) throw notFound(`machine not found: ${quote(id)}`);
   return { rec: ent.value, version: ent.version };
 }
@@ -33,7 +30,7 @@ export function userEvent(type: MachineEvent['type'], status: string, nowMs: num
   return ev;
 }
 
-export function withEvent(rec: MachineDoc, ev: MachineEvent): MachineEvent[] {
+export function withEvent(rec: MachineRecord, ev: MachineEvent): MachineEvent[] {
   return [ev, ...rec.events].slice(0, MAX_EVENTS);
 }
 
@@ -57,7 +54,7 @@ export function checkLease(rec: MachineRecord, nonce: string | undefined, nowMs:
 
 export interface Mutation<R> {
   /** The new record. */
-  rec: MachineDoc;
+  rec: MachineRecord;
   /** Other writes of the same batch (after the machine put). */
   ops?: BatchOp[];
   result: R;
@@ -79,14 +76,14 @@ export async function mutateMachine<R>(
   app: string,
   id: string,
   opts: MutateOptions,
-  change: (rec: MachineDoc, nowMs: number) => Mutation<R>,
+  change: (rec: MachineRecord, nowMs: number) => Mutation<R>,
 ): Promise<R> {
   for (let attempt = 0; ; attempt++) {
     const { rec, version } = await loadMachine(ctx, app, id);
     const now = ctx.now();
     if (opts.leased) checkLease(rec, opts.nonce, now);
     const m = change(rec, now);
-    const next: MachineDoc = { ...m.rec, updated_at: iso(now) };
+    const next: MachineRecord = { ...m.rec, updated_at: iso(now) };
     try {
       await ctx.store.apply([{ op: 'put', kind: KINDS.machine, id, value: next, expectedVersion: version }, ...(m.ops ?? [])]);
       return m.result;

@@ -16,7 +16,8 @@ import { MACHINE_NAME, REGION, quote } from './names.js';
 import { hostStatus, ipReservationId, IP_KIND, pickHost, reserveAddress } from './placement.js';
 import { loadVolume } from './volumes.js';
 import { parseImageRef } from './image-ref.js';
-import { loadMachine, mutateMachine, userEvent, withEvent, type MachineDoc } from './machine-store.js';
+import { loadMachine, mutateMachine, userEvent, withEvent } from './machine-store.js';
+import type { MachineRecord } from '../core/machine/types.js';
 
 export interface CreateMachineInput {
   config: MachineConfig;
@@ -33,7 +34,7 @@ export interface UpdateMachineInput extends CreateMachineInput {
 }
 
 /** The Fly machine JSON of a record, with host_status from its host's heartbeat. */
-export async function machineView(ctx: ControlContext, rec: MachineDoc, nonce?: string): Promise<Record<string, unknown>> {
+export async function machineView(ctx: ControlContext, rec: MachineRecord, nonce?: string): Promise<Record<string, unknown>> {
   const host = await ctx.store.get<HostRecord>(KINDS.host, rec.host);
   return machineJson(rec, { hostStatus: hostStatus(host?.value, ctx.now()), ...(nonce === undefined ? {} : { nonce }) });
 }
@@ -83,7 +84,7 @@ export async function createMachine(ctx: ControlContext, app: { name: string; or
     const lease = input.lease_ttl !== undefined
       ? { nonce: randomBytes(16).toString('hex'), owner: app.org, description: '', expires_at: Math.floor(now / 1000) + input.lease_ttl, version: newUlid() }
       : null;
-    const rec: MachineDoc = {
+    const rec: MachineRecord = {
       id,
       name: input.name !== undefined && input.name !== '' ? input.name : newMachineName(),
       app: app.name,
@@ -143,7 +144,7 @@ export async function updateMachine(ctx: ControlContext, app: string, id: string
     if (!t.ok) throw transitionError(t.http, t.message);
     const desired: DesiredState = input.skip_launch === true ? (cur.desired === 'started' ? 'stopped' : cur.desired) : 'started';
     const instanceId = newUlid();
-    const next: MachineDoc = {
+    const next: MachineRecord = {
       ...cur,
       config: input.config,
       image_ref: parseImageRef(input.config.image),
@@ -172,7 +173,7 @@ export async function destroyMachine(ctx: ControlContext, app: string, id: strin
   await mutateMachine(ctx, app, id, { leased: true, nonce }, (cur, now) => {
     const t = transition(cur, force ? 'force-destroy' : 'destroy');
     if (!t.ok) throw transitionError(t.http, t.message);
-    const next: MachineDoc = {
+    const next: MachineRecord = {
       ...cur, state: t.state, desired: 'destroyed', generation: cur.generation + 1, lease: null,
       events: withEvent(cur, userEvent('destroy', 'destroying', now, { force })),
     };

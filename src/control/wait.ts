@@ -8,7 +8,7 @@ import { KINDS } from '../core/model.js';
 import { satisfiesWait, waitIsHopeless, type WaitableState } from '../core/machine/state.js';
 import type { StateStore, StoreWatcher, Entity } from '../store/types.js';
 import { ApiError, notFound, precondition } from './errors.js';
-import type { MachineDoc } from './machine-store.js';
+import type { MachineRecord } from '../core/machine/types.js';
 
 export interface WaitRequest {
   app: string;
@@ -31,7 +31,7 @@ interface Waiter {
 }
 
 /** What a wait makes of the machine as it is now: finished (ok or error) or still pending. */
-export function judge(rec: MachineDoc | undefined, req: WaitRequest): Outcome | undefined {
+export function judge(rec: MachineRecord | undefined, req: WaitRequest): Outcome | undefined {
   if (rec === undefined || rec.app !== req.app) {
     return req.states.includes('destroyed') ? { ok: true } : { ok: false, error: notFound(`machine not found: ${req.id}`) };
   }
@@ -49,7 +49,7 @@ export function judge(rec: MachineDoc | undefined, req: WaitRequest): Outcome | 
 
 export class WaitHub {
   private readonly waiters = new Map<string, Set<Waiter>>();
-  private watcher: StoreWatcher<MachineDoc> | undefined;
+  private watcher: StoreWatcher<MachineRecord> | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
 
@@ -71,7 +71,7 @@ export class WaitHub {
       w.done({ ok: false, error: new ApiError('HANGAR_ERR_API_WAIT_TIMEOUT', `timeout waiting for machine ${req.id} to be ${req.states.join('|')}`) });
     }, req.timeout * 1000);
     try {
-      const ent = await this.store.get<MachineDoc>(KINDS.machine, req.id);
+      const ent = await this.store.get<MachineRecord>(KINDS.machine, req.id);
       w.minRevision = ent?.revision ?? 0;
       const now = judge(ent?.value, req);
       if (now !== undefined) w.done(now);
@@ -94,7 +94,7 @@ export class WaitHub {
   }
 
   private ensureWatching(): Promise<void> {
-    this.starting ??= this.store.watch<MachineDoc>(KINDS.machine).then((watcher) => {
+    this.starting ??= this.store.watch<MachineRecord>(KINDS.machine).then((watcher) => {
       this.watcher = watcher;
       if (this.closed) watcher.close();
       void this.consume(watcher);
@@ -102,7 +102,7 @@ export class WaitHub {
     return this.starting;
   }
 
-  private async consume(watcher: StoreWatcher<MachineDoc>): Promise<void> {
+  private async consume(watcher: StoreWatcher<MachineRecord>): Promise<void> {
     try {
       for await (const ev of watcher) {
         if (ev.type === 'snapshot') {
@@ -117,7 +117,7 @@ export class WaitHub {
     }
   }
 
-  private dispatch(id: string, ent: Entity<MachineDoc> | undefined, revision: number, deleted: boolean): void {
+  private dispatch(id: string, ent: Entity<MachineRecord> | undefined, revision: number, deleted: boolean): void {
     const set = this.waiters.get(id);
     if (set === undefined) return;
     for (const w of set) {

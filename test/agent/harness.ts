@@ -3,19 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, type AgentOptions } from '../../src/agent/agent.js';
-import type { AgentMachineRecord } from '../../src/agent/records.js';
 import { MemoryBus } from '../../src/bus/memory/bus.js';
 import type { MachineConfig } from '../../src/core/fly/machine-config.js';
 import { KINDS } from '../../src/core/model.js';
 import { FakeDriver, FakeHost, type FakeRule } from '../../src/drivers/fake/index.js';
 import type { RuntimeDriver } from '../../src/drivers/types.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import type { MachineRecord } from '../../src/core/machine/types.js';
 
 export const HOST = 'host-test';
 
 let n = 0;
 /** A machine record as the API writes it on create: desired started, generation 1, nothing applied. */
-export function machineRecord(over: Omit<Partial<AgentMachineRecord>, 'config'> & { config?: Partial<MachineConfig> } = {}): AgentMachineRecord {
+export function machineRecord(over: Omit<Partial<MachineRecord>, 'config'> & { config?: Partial<MachineConfig> } = {}): MachineRecord {
   const id = over.id ?? `m${(++n).toString(16).padStart(13, '0')}`;
   const now = new Date().toISOString();
   const { config, ...rest } = over;
@@ -73,21 +73,21 @@ export class Harness {
     return agent;
   }
 
-  async create(rec: AgentMachineRecord): Promise<AgentMachineRecord> {
+  async create(rec: MachineRecord): Promise<MachineRecord> {
     await this.store.put(KINDS.machine, rec.id, rec, { expectedVersion: 0, scope: rec.app });
     return rec;
   }
 
-  async get(id: string): Promise<AgentMachineRecord> {
-    const e = await this.store.get<AgentMachineRecord>(KINDS.machine, id);
+  async get(id: string): Promise<MachineRecord> {
+    const e = await this.store.get<MachineRecord>(KINDS.machine, id);
     if (!e) throw new Error(`machine ${id} not found`);
     return e.value;
   }
 
   /** Applies a user request as the API does: change desired/state and bump the generation (CAS). */
-  async request(id: string, change: (r: AgentMachineRecord) => void): Promise<void> {
+  async request(id: string, change: (r: MachineRecord) => void): Promise<void> {
     for (;;) {
-      const e = await this.store.get<AgentMachineRecord>(KINDS.machine, id);
+      const e = await this.store.get<MachineRecord>(KINDS.machine, id);
       if (!e) throw new Error(`machine ${id} not found`);
       const r = structuredClone(e.value);
       change(r);
@@ -102,11 +102,11 @@ export class Harness {
   }
 
   /** Polls the record until `pred` holds; fails with the last record after a generous deadline. */
-  async waitFor(id: string, pred: (r: AgentMachineRecord) => boolean, what = 'condition'): Promise<AgentMachineRecord> {
+  async waitFor(id: string, pred: (r: MachineRecord) => boolean, what = 'condition'): Promise<MachineRecord> {
     const deadline = Date.now() + 10_000;
-    let last: AgentMachineRecord | undefined;
+    let last: MachineRecord | undefined;
     while (Date.now() < deadline) {
-      last = (await this.store.get<AgentMachineRecord>(KINDS.machine, id))?.value;
+      last = (await this.store.get<MachineRecord>(KINDS.machine, id))?.value;
       if (last && pred(last)) return last;
       await new Promise((r) => setTimeout(r, 5));
     }

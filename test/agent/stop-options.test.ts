@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { stopOptions } from '../../src/agent/runner.js';
-import type { AgentMachineRecord } from '../../src/agent/records.js';
 import type { MachineEvent } from '../../src/core/machine/types.js';
+import type { MachineRecord } from '../../src/core/machine/types.js';
 
-function rec(stop_config: { signal?: string; timeout?: string } | undefined, events: Partial<MachineEvent>[]): AgentMachineRecord {
-  return { config: { image: 'x', ...(stop_config ? { stop_config } : {}) }, events } as unknown as AgentMachineRecord;
+function rec(stop_config: { signal?: string; timeout?: string } | undefined, events: Partial<MachineEvent>[]): MachineRecord {
+  return { config: { image: 'x', ...(stop_config ? { stop_config } : {}) }, events } as unknown as MachineRecord;
 }
 
 const ev = (type: MachineEvent['type'], source: MachineEvent['source'], request?: Record<string, unknown>): Partial<MachineEvent> => ({

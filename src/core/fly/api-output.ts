@@ -5,11 +5,9 @@
  * routing, exposed under the clearly Hangar-only key `hangar_routing` for the CLI and tests.
  * Pure: no I/O.
  */
-import type { AppRecord, MachineRouting, OrgRecord, VolumeRecord } from '../model.js';
+import type { AppRecord, OrgRecord, VolumeRecord } from '../model.js';
 import type { MachineRecord } from '../machine/types.js';
 
-/** A machine record as the agent may extend it (`routing`, see MachineRouting in model.ts). */
-export type StoredMachine = MachineRecord & { routing?: MachineRouting | null };
 
 export interface MachineJsonOptions {
   /** Overrides the record's host_status (the API derives it from the host's heartbeat). */
@@ -19,7 +17,7 @@ export interface MachineJsonOptions {
 }
 
 /** The machine object (reference §1a); `version` = `instance_id`, events newest first. */
-export function machineJson(rec: StoredMachine, opts: MachineJsonOptions = {}): Record<string, unknown> {
+export function machineJson(rec: MachineRecord, opts: MachineJsonOptions = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: rec.id,
     name: rec.name,
