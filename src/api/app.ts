@@ -32,8 +32,8 @@ export interface ApiDeps {
   region?: string;
   /** Clock (ms since the epoch) for leases, events and timestamps; tests pass a fake one. */
   now?: () => number;
-  /** Prometheus text for `GET /metrics` (the edge proxy's counters); no route without it. */
-  metrics?: () => string;
+  /** Prometheus text for `GET /metrics` (the server's registry); no route without it. */
+  metrics?: () => string | Promise<string>;
 }
 
 /** Largest request body accepted (machine configs with files can be large; Fly's own limit is not documented). */

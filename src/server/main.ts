@@ -23,6 +23,7 @@ import type { StateStore } from '../store/types.js';
 import { startDns, type RunningDns } from './dns.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { startServerProxy, type RunningProxy, type ServerProxyOptions } from './proxy.js';
+import { serverRegistry } from './metrics.js';
 import { startNetworking, type Networking } from './networking.js';
 import { chooseDriver, ensureDataDir, loadHostId, parseApiAddr, urlHost } from './setup.js';
 
@@ -52,7 +53,7 @@ export interface RunningServer {
   readonly logger: Logger;
   /** `host:port` of the `.internal` resolver's loopback listener, when it runs. */
   readonly dnsAddr: string | undefined;
-  /** The embedded edge proxy (`metricsText()` is what `/metrics` serves), unless `--no-proxy`. */
+  /** The embedded edge proxy (its metrics are on `/metrics`), unless `--no-proxy`. */
   readonly proxy: RunningProxy | undefined;
   /** Stops the API, the agent's loops, the bus and the store; releases the data dir. Idempotent. */
   close(): Promise<void>;
@@ -160,12 +161,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // --- end health checks ---
 
     // --- edge proxy (src/server/proxy.ts): routes <app>.<base domain>, autostart/autostop ---
-    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, print: opts.print, warn: (line) => logger.warn(line), cleanups });
+    const registry = serverRegistry(store);
+    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, registry, print: opts.print, warn: (line) => logger.warn(line), cleanups });
     // --- end edge proxy ---
 
     const api = buildApi({
       store, bus, dataDir: opts.dataDir, region: opts.region, logger: { level: opts.logLevel ?? 'info', stream: process.stderr },
-      ...(proxy ? { metrics: () => proxy.metricsText() } : {}),
+      metrics: () => registry.metrics(),
     });
     cleanups.push(() => api.close());
     await api.listen({ host: apiHost, port: apiPort });

@@ -12,6 +12,7 @@ import { AutostopLoop, DEFAULT_AUTOSTOP_INTERVAL_MS } from '../proxy/autostop.js
 import type { SecureAcceptor, UpstreamPreamble } from '../proxy/context.js';
 import { RouteFeeder } from '../proxy/feeder.js';
 import { ProxyMetrics } from '../proxy/metrics.js';
+import { Registry } from 'prom-client';
 import { ProxyServer } from '../proxy/server.js';
 import { H2Front } from '../proxy/h2/front.js';
 import { TlsFront } from '../proxy/tls/front.js';
@@ -78,6 +79,8 @@ export interface StartProxyOptions {
   readonly machines?: MachineStarter & MachineStopper;
   readonly secureAcceptor?: SecureAcceptor;
   readonly upstreamPreamble?: UpstreamPreamble;
+  /** Where the proxy's metrics are registered (the server's, shared with its other metrics); a new one if unset. */
+  readonly registry?: Registry;
   /** Operator lines (listen addresses, listen failures, autostop actions). */
   readonly log: (level: 'info' | 'warn', msg: string) => void;
 }
@@ -87,14 +90,15 @@ export interface RunningProxy {
   readonly metrics: ProxyMetrics;
   /** `http://host:port` of the port-80 stand-in, if it is open. */
   readonly httpUrl: string | undefined;
-  /** Prometheus text for `/metrics`. */
-  metricsText(): string;
+  /** Prometheus text for `/metrics`: the registry's metrics, the proxy's included. */
+  metricsText(): Promise<string>;
   close(): Promise<void>;
 }
 
 /** Starts the proxy; resolves once the first table is applied and its listeners are open. */
 export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
+  const registry = opts.registry ?? new Registry();
   const machines = opts.machines ?? new InProcessMachines({ store: opts.store, bus: opts.bus, dataDir: opts.dataDir, now: Date.now });
   const baseDomain = opts.baseDomain ?? DEFAULT_BASE_DOMAIN;
   // TLS (the `tls` handler, port 443 with ALPN h2/http1.1) with certificates from the local CA
@@ -135,6 +139,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   });
   await feeder.start();
   await proxy.start();
+  metrics.register(registry, proxy.load);
   const interval = opts.autostopIntervalMs ?? DEFAULT_AUTOSTOP_INTERVAL_MS;
   const autostop =
     interval > 0
@@ -158,7 +163,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     proxy,
     metrics,
     httpUrl,
-    metricsText: () => metrics.render(proxy.load),
+    metricsText: () => registry.metrics(),
     close: () =>
       (closing ??= (async () => {
         await autostop?.close();
@@ -177,7 +182,7 @@ export type ServerProxyOptions = Pick<StartProxyOptions, 'httpAddr' | 'httpsAddr
  */
 export async function startServerProxy(
   opts: ServerProxyOptions | false | undefined,
-  deps: Pick<StartProxyOptions, 'store' | 'bus' | 'dataDir' | 'region'> & { print: (line: string) => void; warn: (line: string) => void; cleanups: Array<() => Promise<void> | void> },
+  deps: Pick<StartProxyOptions, 'store' | 'bus' | 'dataDir' | 'region' | 'registry'> & { print: (line: string) => void; warn: (line: string) => void; cleanups: Array<() => Promise<void> | void> },
 ): Promise<RunningProxy | undefined> {
   if (opts === false) return undefined;
   const running = await startProxy({ ...deps, ...opts, log: (level, msg) => (level === 'info' ? deps.print(msg) : deps.warn(msg)) });

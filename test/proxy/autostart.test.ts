@@ -78,7 +78,7 @@ test('a request for a stopped machine starts it, is held, then answered; autosta
   assert.deepEqual(res, { status: 200, body: 'hello from m1' });
   assert.deepEqual(w.started, ['m1']);
   assert.equal(w.proxy.metrics.autostartCount('web'), 1);
-  assert.match(w.proxy.metrics.render(w.proxy.load), /hangar_proxy_autostarts_total\{app="web",machine="m1"\} 1/);
+  assert.match(await w.proxy.metrics.render(w.proxy.load), /hangar_proxy_autostarts_total\{app="web",machine="m1"\} 1/);
   // Now it runs: the next request needs no start.
   assert.equal((await get(w.port)).status, 200);
   assert.deepEqual(w.started, ['m1']);
@@ -196,7 +196,7 @@ test('metrics: requests by status, bytes, latency histogram and proxy answers in
     req.end();
   });
   assert.equal(unknown, 404);
-  const text = w.proxy.metrics.render(w.proxy.load);
+  const text = await w.proxy.metrics.render(w.proxy.load);
   assert.match(text, /hangar_proxy_requests_total\{app="web",port="80",machine="m1",status="200"\} 2/);
   assert.match(text, /hangar_proxy_answers_total\{app="",status="404"\} 1/);
   assert.match(text, /hangar_proxy_bytes_out_total\{app="web",port="80",machine="m1"\} [1-9]\d*/);

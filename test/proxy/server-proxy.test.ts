@@ -75,7 +75,15 @@ test('startProxy: routes <app>.localhost from the store, serves the metrics text
   assert.equal(running.proxy.addresses().find((a) => a.spec.publicPort === 443)?.spec.proto, 'https');
   assert.ok(existsSync(join(dataDir, 'certs', 'ca', 'root.pem')));
   assert.deepEqual(await get(running.httpUrl!, 'web.localhost'), { status: 200, body: 'from the store' });
-  assert.match(running.metricsText(), /hangar_proxy_requests_total\{app="web",port="80",machine="m1",status="200"\} 1/);
+  const text = await running.metricsText();
+  assert.match(text, /hangar_proxy_requests_total\{app="web",port="80",machine="m1",status="200"\} 1/);
+  // prom-client's exposition of the hot path's buckets: cumulative, closed by +Inf, sum and count
+  const buckets = [...text.matchAll(/hangar_proxy_request_duration_seconds_bucket\{app="web",port="80",le="([^"]+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])] as const);
+  assert.equal(buckets.at(-1)?.[0], '+Inf');
+  assert.equal(buckets.at(-1)?.[1], 1);
+  assert.ok(buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1]![1]), 'buckets are cumulative');
+  assert.match(text, /hangar_proxy_request_duration_seconds_count\{app="web",port="80"\} 1/);
+  assert.match(text, /# TYPE hangar_proxy_load gauge/);
   await running.close();
   await running.close();
 });

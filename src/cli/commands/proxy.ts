@@ -51,7 +51,10 @@ export async function run(ctx: CommandContext<ProxyCommandFlags>): Promise<numbe
             res.writeHead(404).end();
             return;
           }
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(running.metricsText());
+          running.metricsText().then(
+            (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
+            (err: Error) => res.writeHead(500).end(`metrics: ${err.message}\n`),
+          );
         });
   if (metrics) {
     const { host, port } = splitAddr(metricsAddr);
