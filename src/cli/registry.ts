@@ -45,6 +45,7 @@ const PROXY_FLAGS: OptionSpec[] = [
   { flags: '--base-domain <domain>', description: 'apps answer on <app>.<domain> (default localhost)' },
   { flags: '--proxy-port-map <public=host:port,...>', description: 'where TCP services listen (default: public port ≥ 1024 on 127.0.0.1:<port>, lower ones on 127.0.0.1:<10000+port>)' },
   { flags: '--autostop-interval <duration>', description: 'how often autostop runs (default 3m; 0 turns it off)' },
+  { flags: '--region-distances <file>', description: 'JSON {"ams":{"fra":8,...}} of region distances in ms for closest-first routing and top<N>.nearest.of (default: estimated from the regions\' cities)' },
 ];
 const TOKEN: OptionSpec = { flags: '-t, --access-token <token>', description: 'API token (wins over HANGAR_API_TOKEN and ~/.hangar/config.json)' };
 

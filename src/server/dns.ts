@@ -10,6 +10,7 @@
  * names by asking that server, e.g. in Node:
  * `const r = new dns.promises.Resolver(); r.setServers([process.env.HANGAR_DNS_ADDR]); await r.resolve4('web.internal')`.
  */
+import type { DistanceTable } from '../core/proxy/region.js';
 import type { Logger } from 'pino';
 import { resolverAddress } from '../core/net/sixpn.js';
 import { readHostResolvers } from '../dns/resolv-conf.js';
@@ -28,6 +29,8 @@ export interface DnsOptions {
   /** The network whose view the loopback listener answers (the default org's network). */
   readonly loopbackNetwork: string;
   readonly region: string;
+  /** Region closeness for `top<N>.nearest.of` (`--region-distances`). */
+  readonly distances?: DistanceTable;
   readonly logger: Logger;
   readonly print: (line: string) => void;
 }
@@ -51,6 +54,7 @@ export async function startDns(opts: DnsOptions): Promise<RunningDns> {
     onZone: (zone) => server.setZone(zone),
     networks: [opts.loopbackNetwork],
     localRegion: opts.region,
+    ...(opts.distances ? { distances: opts.distances } : {}),
     onError: (err) => opts.logger.error({ err: String(err) }, 'dns zone feed failed'),
   });
   await feeder.start();

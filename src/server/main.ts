@@ -121,7 +121,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const { adminToken, org } = await bootstrap(store, opts.dataDir);
     const hostId = loadHostId(opts.dataDir);
 
-    const dns = await startDns({ store, addr: opts.dnsAddr, loopbackNetwork: networkId(org.slug, org.network), region: opts.region, logger: logger.child({ component: 'dns' }), print: opts.print });
+    const distances = opts.proxy ? opts.proxy.distances : undefined;
+    const dns = await startDns({ store, addr: opts.dnsAddr, loopbackNetwork: networkId(org.slug, org.network), region: opts.region, ...(distances ? { distances } : {}), logger: logger.child({ component: 'dns' }), print: opts.print });
     cleanups.push(() => dns.close());
     const iso = await startIsolation(opts, store, hostId, dns, logger);
 

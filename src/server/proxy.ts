@@ -12,6 +12,8 @@ import { AutostopLoop, DEFAULT_AUTOSTOP_INTERVAL_MS } from '../proxy/autostop.js
 import type { SecureAcceptor, UpstreamPreamble } from '../proxy/context.js';
 import { RouteFeeder } from '../proxy/feeder.js';
 import { ProxyMetrics } from '../proxy/metrics.js';
+import type { DistanceTable } from '../core/proxy/region.js';
+import { loadRegionDistances } from './region-distances.js';
 import { Registry } from 'prom-client';
 import { ProxyServer } from '../proxy/server.js';
 import { H2Front } from '../proxy/h2/front.js';
@@ -79,6 +81,8 @@ export interface StartProxyOptions {
   readonly machines?: MachineStarter & MachineStopper;
   readonly secureAcceptor?: SecureAcceptor;
   readonly upstreamPreamble?: UpstreamPreamble;
+  /** Closeness of regions for "closest first" (`--region-distances`); estimated from the regions' cities without. */
+  readonly distances?: DistanceTable;
   /** Where the proxy's metrics are registered (the server's, shared with its other metrics); a new one if unset. */
   readonly registry?: Registry;
   /** Operator lines (listen addresses, listen failures, autostop actions). */
@@ -119,6 +123,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   const proxy: ProxyServer = new ProxyServer({
     region: opts.region,
     baseDomain,
+    ...(opts.distances ? { distances: opts.distances } : {}),
     starter: machines,
     metrics,
     ...(secureAcceptor ? { secureAcceptor } : {}),
@@ -174,7 +179,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
 }
 
 /** The proxy part of `ServerOptions` (`hangar server` flags; `false` = `--no-proxy`). */
-export type ServerProxyOptions = Pick<StartProxyOptions, 'httpAddr' | 'httpsAddr' | 'baseDomain' | 'portMap' | 'autostopIntervalMs' | 'secureAcceptor' | 'upstreamPreamble'>;
+export type ServerProxyOptions = Pick<StartProxyOptions, 'httpAddr' | 'httpsAddr' | 'baseDomain' | 'portMap' | 'autostopIntervalMs' | 'secureAcceptor' | 'upstreamPreamble' | 'distances'>;
 
 /**
  * The one call `startServer` makes: starts the embedded proxy unless disabled, registers its
@@ -198,6 +203,8 @@ export interface ProxyFlags {
   proxyPortMap?: string;
   /** Go duration (`3m`, `200ms`); `0` disables autostop. */
   autostopInterval?: string;
+  /** JSON file of region distances (src/server/region-distances.ts). */
+  regionDistances?: string;
   /** commander's `--no-proxy` sets `proxy: false`. */
   proxy?: boolean;
 }
@@ -217,5 +224,6 @@ export function proxyOptionsFromFlags(f: ProxyFlags): ServerProxyOptions | false
     ...(f.baseDomain === undefined ? {} : { baseDomain: f.baseDomain }),
     ...(f.proxyPortMap === undefined ? {} : { portMap: parsePortMap(f.proxyPortMap) }),
     ...(autostopIntervalMs === undefined ? {} : { autostopIntervalMs }),
+    ...(f.regionDistances === undefined ? {} : { distances: loadRegionDistances(f.regionDistances) }),
   };
 }

@@ -33,6 +33,7 @@
  * exist only because a longer name exists under them (`vm.<app>.internal`) are NODATA, not
  * NXDOMAIN (RFC 8020: an NXDOMAIN would deny the whole subtree).
  */
+import { regionCloseness } from '../fly/regions.js';
 
 /**
  * TTL of every `.internal` answer and of negative answers. Short because the zone changes with
@@ -94,7 +95,8 @@ export interface ZoneInput {
   localRegion?: string;
   /**
    * Distance between regions (e.g. RTT in ms), `distances[a][b]`; looked up both ways. A
-   * missing pair counts as 0 within one region and as unknown (after every known pair) across.
+   * missing pair counts as 0 within one region, else as the estimate from Fly's region cities
+   * (core/fly/regions.ts), else as unknown (after every known pair).
    */
   distances?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** SOA serial; the edge passes its rebuild counter. */
@@ -162,9 +164,7 @@ function label(value: string): string | undefined {
 const TERMINAL = new Set(['destroyed', 'destroying', 'replaced', 'migrated']);
 
 function distanceOf(input: ZoneInput, from: string, to: string): number {
-  const d = input.distances?.[from]?.[to] ?? input.distances?.[to]?.[from];
-  if (d !== undefined) return d;
-  return from === to ? 0 : Number.POSITIVE_INFINITY;
+  return regionCloseness(input.distances, from, to);
 }
 
 function byId(a: ZoneMachine, b: ZoneMachine): number {

@@ -5,11 +5,14 @@
  * ways); the proxy's own region is 0 and an unknown pair sorts after every known one.
  */
 
+import { regionCloseness } from '../fly/regions.js';
+
 export type DistanceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
 
-/** Distance from `from` to `to`: the table's value, 0 within a region, else +Infinity. */
+/**
+ * Distance from `from` to `to`: 0 within a region, the table's value, else the estimate from the
+ * regions' cities (core/fly/regions.ts), else +Infinity.
+ */
 export function regionDistance(table: DistanceTable | undefined, from: string, to: string): number {
-  if (from === to) return 0;
-  const d = table?.[from]?.[to] ?? table?.[to]?.[from];
-  return d ?? Number.POSITIVE_INFINITY;
+  return regionCloseness(table, from, to);
 }

@@ -44,6 +44,17 @@ test('closest region first; another region only when every local machine is at i
   assert.equal(regionDistance(undefined, 'x', 'y'), Number.POSITIVE_INFINITY);
 });
 
+test("without a distance table, closeness comes from the regions' cities", () => {
+  const r = route(machine('tokyo', { region: 'nrt' }), machine('virginia', { region: 'iad' }), machine('frankfurt', { region: 'fra' }));
+  const noTable = (load: Record<string, number>) => {
+    const p = pick(r, {}, new Map(Object.entries(load)), { region: 'ams', random: () => 0.99 });
+    return p.kind === 'machine' ? p.backend.machineId : p.kind;
+  };
+  assert.equal(noTable({}), 'frankfurt');
+  assert.equal(noTable({ 'frankfurt:8080': 4 }), 'virginia');
+  assert.equal(noTable({ 'frankfurt:8080': 4, 'virginia:8080': 4 }), 'tokyo');
+});
+
 test('client routing headers: prefer/force region and instance', () => {
   const r = route(machine('far', { region: 'iad' }), machine('home', { region: 'ams' }));
   assert.equal(chosen(r, {}, { preferRegions: ['iad'] }), 'far');
