@@ -102,11 +102,30 @@ function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
+/**
+ * The data of a whole chunked body (its framing was checked by the response side's scanner;
+ * chunk extensions and trailers are skipped).
+ */
+export function dechunk(body: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let p = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', p, 'latin1');
+    if (eol < 0) break;
+    const size = parseInt(body.toString('latin1', p, eol).split(';')[0]!.trim(), 16);
+    if (!(size > 0)) break;
+    parts.push(body.subarray(eol + 2, eol + 2 + size));
+    p = eol + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
 /** The decoded directive of a `fly-replay` response (throws `ReplayInvalidError`). */
 export function directiveOf(head: Buffer, body: Buffer | null): ReplayDirective {
   if (isJsonForm(head)) {
     if (body === null) throw new ReplayInvalidError(`invalid fly-replay: the JSON body is larger than ${REPLAY_JSON_MAX_BYTES} bytes`);
-    return parseReplayJson(body.toString('utf8'));
+    const chunked = /\r\ntransfer-encoding[ \t]*:[^\r]*chunked/i.test(head.toString('latin1'));
+    return parseReplayJson((chunked ? dechunk(body) : body).toString('utf8'));
   }
   return parseReplayHeader(replayHeaderValues(head));
 }
