@@ -186,6 +186,7 @@ test('a POST body is replayed intact, also when the app answers before reading i
   const big = randomBytes(1536 * 1024);
   const tooBig = await send('rp', { 'fly-force-instance-id': m1, [`x-replay-at-${m1}`]: `instance=${m2}`, 'x-replay-early': '1' }, { body: big });
   assert.equal(tooBig.status, 413);
+  assert.equal(tooBig.headers['connection'], 'close');
   assert.match(tooBig.body, new RegExp(`machine ${m1} asked for a fly-replay, but the request is larger than 1 MiB`));
   // Without a replay the same request goes through (nothing is limited but the replay).
   assert.equal(echo(await send('rp', { 'fly-force-instance-id': m1 }, { body: big })).length, big.length);
