@@ -371,7 +371,7 @@ export const ERRORS = {
   },
   HANGAR_ERR_PROXY_REPLAY_INVALID: {
     http: 502,
-    user: true,
+    user: false,
     suggestion: "The app answered with a fly-replay the proxy cannot act on; the proxy answered 502 with the problem named. Fix the app's fly-replay header or JSON body (docs: networking/dynamic-request-routing).",
   },
   HANGAR_ERR_CERT_CA: {
