@@ -369,6 +369,11 @@ export const ERRORS = {
     user: true,
     suggestion: 'The client sent a malformed HTTP request; the proxy answered 400 and closed the connection.',
   },
+  HANGAR_ERR_PROXY_REPLAY_INVALID: {
+    http: 502,
+    user: false,
+    suggestion: "The app answered with a fly-replay the proxy cannot act on; the proxy answered 502 with the problem named. Fix the app's fly-replay header or JSON body (docs: networking/dynamic-request-routing).",
+  },
   HANGAR_ERR_CERT_CA: {
     http: 500,
     user: false,

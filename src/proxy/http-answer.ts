@@ -8,9 +8,11 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   301: 'Moved Permanently',
   400: 'Bad Request',
   404: 'Not Found',
+  413: 'Content Too Large',
   431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported',
 };
 

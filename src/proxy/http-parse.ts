@@ -109,7 +109,9 @@ function classify(buf: Buffer, s: number, len: number): H {
     case 13:
       return nameIs(buf, s, 'fly-client-ip') ? H.Drop : H.Other;
     case 14:
-      return nameIs(buf, s, 'content-length') ? H.ContentLength : H.Other;
+      if (nameIs(buf, s, 'content-length')) return H.ContentLength;
+      // Only the proxy sets fly-replay-src / fly-replay-failed (a client must not forge them).
+      return nameIs(buf, s, 'fly-replay-src') ? H.Drop : H.Other;
     case 15:
       if (nameIs(buf, s, 'x-forwarded-for')) return H.XForwardedFor;
       return nameIs(buf, s, 'x-forwarded-ssl') ? H.Drop : H.Other;
@@ -120,7 +122,7 @@ function classify(buf: Buffer, s: number, len: number): H {
     case 17:
       if (nameIs(buf, s, 'transfer-encoding')) return H.TransferEncoding;
       if (nameIs(buf, s, 'fly-prefer-region')) return H.PreferRegion;
-      return nameIs(buf, s, 'x-forwarded-proto') ? H.Drop : H.Other;
+      return nameIs(buf, s, 'x-forwarded-proto') || nameIs(buf, s, 'fly-replay-failed') ? H.Drop : H.Other;
     case 18:
       return nameIs(buf, s, 'fly-forwarded-port') ? H.Drop : H.Other;
     case 21:
@@ -290,6 +292,8 @@ export interface ResponseHead {
   close: boolean;
   /** HTTP/1.0 response (not reusable unless keep-alive). */
   minor: number;
+  /** A `fly-replay` header or a `application/vnd.fly.replay+json` body (src/proxy/replay.ts). */
+  replay: boolean;
 }
 
 /** Parses a response head in `buf[0, end)`; undefined when it is not a valid HTTP/1.x head. */
@@ -299,7 +303,7 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | unde
   const d1 = buf[10]! - 48;
   const d2 = buf[11]! - 48;
   if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return undefined;
-  const res: ResponseHead = { status: d0 * 100 + d1 * 10 + d2, contentLength: -1, chunked: false, close: buf[7] === 0x30, minor: buf[7] === 0x30 ? 0 : 1 };
+  const res: ResponseHead = { status: d0 * 100 + d1 * 10 + d2, contentLength: -1, chunked: false, close: buf[7] === 0x30, minor: buf[7] === 0x30 ? 0 : 1, replay: false };
   let p = buf.indexOf(10, 0) + 1;
   const last = end - 2;
   while (p > 0 && p < last) {
@@ -308,7 +312,7 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | unde
     const colon = buf.indexOf(58, p);
     if (colon > p && colon < e) {
       const len = colon - p;
-      if (len === 14 || len === 17 || len === 10) {
+      if (len === 14 || len === 17 || len === 10 || len === 12) {
         let vs = colon + 1;
         while (vs < e && (buf[vs] === 32 || buf[vs] === 9)) vs++;
         if (len === 14 && nameIs(buf, p, 'content-length')) {
@@ -322,6 +326,9 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | unde
           res.contentLength = n;
         } else if (len === 17 && nameIs(buf, p, 'transfer-encoding')) {
           res.chunked = buf.toString('latin1', vs, e).toLowerCase().includes('chunked');
+        } else if (len === 12) {
+          // fly-replay's JSON form: only a value as long as the media type is compared.
+          if (e - vs >= 31 && nameIs(buf, p, 'content-type') && nameIs(buf, vs, 'application/vnd.fly.replay+json')) res.replay = true;
         } else if (len === 10 && nameIs(buf, p, 'connection')) {
           // The usual values compared in place; anything else decoded and tokenized.
           if (e - vs === 10 && nameIs(buf, vs, 'keep-alive')) res.close = false;
@@ -331,6 +338,8 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | unde
             if (hasToken(v, 'close')) res.close = true;
             else if (hasToken(v, 'keep-alive')) res.close = false;
           }
+        } else if (len === 10 && nameIs(buf, p, 'fly-replay')) {
+          res.replay = true;
         }
       }
     }

@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import { ChunkedScanner, HEAD_END, MAX_HEAD_BYTES, parseResponseHead } from './http-parse.js';
 import type { Upstream, UpstreamOwner } from './pool.js';
+import { REPLAY_JSON_MAX_BYTES } from '../core/proxy/replay.js';
 
 /** Coalesce the head and the body bytes that came with it up to this size; beyond, write both. */
 const COALESCE_MAX = 64 * 1024;
@@ -37,6 +38,13 @@ export interface ResponseOwner {
   upstreamLost(up: Upstream, started: boolean, status: number, bytes: number): void;
   /** The app answered something that is not HTTP/1.x. */
   badResponse(reason: string): void;
+  /** A response carrying `fly-replay` is read, not forwarded (false: pass it on as it is). */
+  readonly replayable: boolean;
+  /**
+   * Such a response ended: `head` is its head (through the empty line), `body` its body, or null
+   * when longer than the JSON form's limit (src/proxy/replay.ts).
+   */
+  replayResponse(up: Upstream, reusable: boolean, status: number, head: Buffer, body: Buffer | null): void;
 }
 
 /** One response being forwarded. Reset with `begin()` for each request on the connection. */
@@ -51,6 +59,10 @@ export class HttpResponse implements UpstreamOwner {
   private status = 0;
   private bytes = 0;
   private inBody = false;
+  /** Set while a `fly-replay` response is read instead of forwarded: its head, its body so far. */
+  private replayHead: Buffer | null = null;
+  private replayParts: Buffer[] | null = null;
+  private replayLen = 0;
 
   constructor(private readonly owner: ResponseOwner) {}
 
@@ -66,6 +78,7 @@ export class HttpResponse implements UpstreamOwner {
     this.status = 0;
     this.bytes = 0;
     this.inBody = false;
+    this.replayHead = null;
   }
 
   /** Bytes of the response head have arrived (a retry on a fresh connection is still possible when not). */
@@ -121,6 +134,11 @@ export class HttpResponse implements UpstreamOwner {
       this.reusable = false;
       this.closeClient = true;
     }
+    if (res.replay && this.owner.replayable) {
+      this.replayHead = buf.subarray(0, end);
+      this.replayParts = [];
+      this.replayLen = 0;
+    }
     if (this.owner.headRequest || res.status === 204 || res.status === 304 || (res.contentLength === 0 && !res.chunked)) {
       this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
       this.finish(up, end < buf.length);
@@ -159,6 +177,10 @@ export class HttpResponse implements UpstreamOwner {
    * one Buffer, one write, when small; returns the bytes written.
    */
   private writeHead(client: Socket, buf: Buffer, headLen: number, lines: number, bodyStart: number, bodyEnd: number): number {
+    if (this.replayHead !== null) {
+      this.keepReplayBody(buf, bodyStart, bodyEnd);
+      return 0;
+    }
     const bodyLen = bodyEnd - bodyStart;
     const inline = headLen + lines + 2 + bodyLen <= COALESCE_MAX ? bodyLen : 0;
     const out = Buffer.allocUnsafe(headLen + lines + 2 + inline);
@@ -207,7 +229,8 @@ export class HttpResponse implements UpstreamOwner {
       end = start + n;
       done = this.left === 0;
     }
-    if (end > start) {
+    if (end > start && this.replayHead !== null) this.keepReplayBody(d, start, end);
+    else if (end > start) {
       this.bytes += end - start;
       if (!this.owner.client.write(start === 0 && end === d.length ? d : d.subarray(start, end))) up.sock.pause();
     }
@@ -220,6 +243,22 @@ export class HttpResponse implements UpstreamOwner {
     this.left = 0;
     const reusable = this.reusable && !extra && !this.untilClose;
     this.untilClose = false;
+    const replayHead = this.replayHead;
+    if (replayHead !== null) {
+      this.replayHead = null;
+      const parts = this.replayParts;
+      this.replayParts = null;
+      this.owner.replayResponse(up, reusable, this.status, replayHead, parts ? Buffer.concat(parts, this.replayLen) : null);
+      return;
+    }
     this.owner.responseDone(up, reusable, this.closeClient, this.status, this.bytes);
+  }
+
+  /** The body of a `fly-replay` response: kept for the JSON form up to its limit, else dropped. */
+  private keepReplayBody(buf: Buffer, start: number, end: number): void {
+    if (this.replayParts === null) return;
+    this.replayLen += end - start;
+    if (this.replayLen > REPLAY_JSON_MAX_BYTES) this.replayParts = null;
+    else this.replayParts.push(buf.subarray(start, end));
   }
 }

@@ -13,15 +13,18 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pick, type PickRequest, type PickResult } from '../core/proxy/balance.js';
 import { connectionHeaderBlock, forwardedForLine, forwardedPortLine, parseRegionList } from '../core/proxy/headers.js';
+import { regionRouting } from '../core/proxy/region.js';
 import { routeForHost, routeForPort } from '../core/proxy/table.js';
 import type { Backend, ListenerSpec, Route } from '../core/proxy/types.js';
 import { routeKey, type ClientInfo, type ProxyContext } from './context.js';
-import { ChunkedScanner, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, requestTarget, type RequestHead } from './http-parse.js';
+import { ChunkedScanner, forwardedHead, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, requestTarget, type RequestHead } from './http-parse.js';
 import { HttpResponse, type ResponseOwner } from './http-response.js';
 import { proxyAnswer } from './http-answer.js';
 import { writeUpstreamHead } from './http-request-write.js';
 import type { Upstream, UpstreamOwner } from './pool.js';
 import type { Waiter } from './queue.js';
+import { REPLAY_MAX_BYTES, type ReplayFailure } from '../core/proxy/replay.js';
+import { beginReplay, fallbackOf, type Replay } from './replay.js';
 
 const enum Phase {
   Head,
@@ -72,6 +75,18 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   private paused = false;
   private t0 = 0;
   private bytesIn = 0;
+  /**
+   * The request as the client sent it, in case the app answers `fly-replay` (replay.ts): the
+   * buffer its head was parsed from and its body pieces, referenced, not copied; `keptSize` -1
+   * once it passed 1 MiB (then nothing is kept).
+   */
+  private keptHead: Buffer | null = null;
+  private keptBody: Buffer[] | null = null;
+  private keptSize = 0;
+  /** The current request's replay or fallback, while one is under way. */
+  private rp: Replay | null = null;
+  /** The app asked for a replay before the request body was all in: replayed once it is. */
+  private rpWaitsForBody = false;
 
   constructor(readonly client: Socket, private readonly ctx: ProxyContext, private readonly spec: ListenerSpec, info?: ClientInfo) {
     client.setNoDelay(true);
@@ -170,6 +185,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   }
 
   private pickFor(route: Route, head: RequestHead): PickResult {
+    if (this.rp) return pick(route, this.rp.pick, this.ctx.load, this.ctx.balance);
     const routing = head.forceInstance !== undefined || head.preferInstance !== undefined || head.forceRegion !== undefined || head.preferRegion !== undefined ? this.routing(head) : NO_ROUTING;
     return pick(route, routing, this.ctx.load, this.ctx.balance);
   }
@@ -180,7 +196,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     const head = this.req!;
     let backend: Backend;
     let preferredUnavailable = false;
-    if (this.pinned && this.pinnedRoute === route && head.forceInstance === undefined && head.preferInstance === undefined) {
+    if (this.pinned && this.pinnedRoute === route && head.forceInstance === undefined && head.preferInstance === undefined && this.rp === null) {
       backend = this.pinned;
     } else {
       const r = this.pickFor(route, head);
@@ -189,7 +205,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
         return;
       }
       if (r.kind === 'reject') {
-        this.reject(r.status, r.reason);
+        if (this.rp) this.replayFailed('no_candidate', r.reason);
+        else this.reject(r.status, r.reason);
         return;
       }
       backend = r.backend;
@@ -214,7 +231,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       if (!head.hasForwardedPort) lines += forwardedPortLine(this.spec.publicPort);
       if (preferredUnavailable) lines += 'Fly-Preferred-Instance-Unavailable: true\r\n';
     }
-    this.send(this.ctx.pool.acquireFor(backend), lines);
+    if (this.rp) this.sendReplay(this.ctx.pool.acquireFor(backend), lines, this.rp);
+    else this.send(this.ctx.pool.acquireFor(backend), lines);
   }
 
   /** Waits in the route's queue: for a slot below a hard limit, or for an autostarted machine. */
@@ -238,7 +256,9 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     }
     if (this.ctx.requestStart(route)) return true;
     this.ctx.queues.remove(routeKey(route), this);
-    this.reject(503, `no machine of app '${route.app}' is running and none could be started`);
+    const reason = `no machine of app '${route.app}' is running and none could be started`;
+    if (this.rp) this.replayFailed('no_candidate', reason);
+    else this.reject(503, reason);
     return false;
   }
 
@@ -246,8 +266,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     return {
       forceInstance: head.forceInstance,
       preferInstance: head.preferInstance,
-      forceRegions: head.forceRegion !== undefined ? parseRegionList(head.forceRegion) : undefined,
-      preferRegions: head.preferRegion !== undefined ? parseRegionList(head.preferRegion) : undefined,
+      ...(head.preferRegion !== undefined ? regionRouting(parseRegionList(head.preferRegion), false) : {}),
+      ...(head.forceRegion !== undefined ? regionRouting(parseRegionList(head.forceRegion), true) : {}),
     };
   }
 
@@ -270,7 +290,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
 
   /** Waiter: gave up waiting (queue timeout or shutdown). */
   fail(reason: string): void {
-    this.reject(503, reason);
+    if (this.rp) this.replayFailed('timeout', reason);
+    else this.reject(503, reason);
   }
 
   private reject(status: number, reason: string): void {
@@ -306,6 +327,10 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     const { out, inline } = writeUpstreamHead(up.sock, head, this.headBuf!, added, buf, bodyEnd);
     this.replay = complete && inline && out.length <= REPLAY_MAX ? out : null;
     this.replayIdempotent = IDEMPOTENT.has(head.method);
+    this.keptHead = this.headBuf;
+    this.keptBody = null;
+    this.keptSize = head.forwardLength;
+    if (bodyEnd > 0) this.keep(buf!.subarray(0, bodyEnd));
     this.headBuf = null;
     this.buf = buf && bodyEnd < buf.length ? buf.subarray(bodyEnd) : null;
     if (complete) {
@@ -340,10 +365,11 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       if (this.reqBodyLeft > 0) end = -1;
     }
     const up = this.up;
-    if (!up) return;
+    if (!up && !this.rpWaitsForBody) return;
     const piece = end < 0 || end === d.length ? d : d.subarray(0, end);
     this.bytesIn += piece.length;
-    if (!up.sock.write(piece)) {
+    if (this.keptSize >= 0) this.keep(piece);
+    if (up && !up.sock.write(piece)) {
       this.pause();
       up.sock.once('drain', () => this.phase !== Phase.Closed && this.resume());
     }
@@ -353,7 +379,20 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
         this.buf = d.subarray(end);
         this.pause();
       }
+      if (this.rpWaitsForBody) {
+        this.rpWaitsForBody = false;
+        this.replayTo(this.rp!);
+      }
     }
+  }
+
+  /** Keeps a piece of the request for a replay, up to 1 MiB in all (reference §1c). */
+  private keep(piece: Buffer): void {
+    this.keptSize += piece.length;
+    if (this.keptSize > REPLAY_MAX_BYTES) {
+      this.keptSize = -1;
+      this.keptBody = null;
+    } else (this.keptBody ??= []).push(piece);
   }
 
   /** ResponseOwner: `Fly-Request-Id` and `Via` unless the service is pristine. */
@@ -368,6 +407,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   /** ResponseOwner: the response is complete: hand the upstream back, count the request out, go on. */
   responseDone(up: Upstream, reusable: boolean, closeClient: boolean, status: number, bytes: number): void {
     this.up = null;
+    this.endReplay();
     if (reusable && this.phase === Phase.Wait) this.ctx.pool.release(up);
     else up.destroy();
     if (this.phase === Phase.Body || closeClient) this.closeAfter = true; // answered before the body finished
@@ -386,6 +426,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   /** ResponseOwner: a `101`: from now on both directions are spliced. */
   tunnel(up: Upstream, rest: Buffer | null): void {
     this.phase = Phase.Tunnel;
+    this.endReplay();
     up.owner = this;
     if (rest) this.client.write(rest);
     const pending = this.buf;
@@ -452,11 +493,15 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       this.client.destroy();
       return;
     }
+    if (this.rp && this.phase === Phase.Wait) {
+      this.replayFailed('retries_exhausted', `machine ${b?.machineId ?? ''} closed the connection without answering`);
+      return;
+    }
     this.badResponse(`the app's machine ${b?.machineId ?? ''} closed the connection without answering`);
   }
 
   private resend(b: Backend, replay: Buffer): void {
-    if (this.phase !== Phase.Wait || this.backend !== b) return;
+    if (this.phase !== Phase.Wait || this.backend !== b || this.up !== null) return;
     const fresh = this.ctx.pool.acquireFor(b, true);
     fresh.uses = 1;
     this.up = fresh;
@@ -472,6 +517,108 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     this.reject(502, reason);
   }
 
+  /** ResponseOwner: a fallback's `fly-replay` goes to the client (Fly: it "can't be replayed again"). */
+  get replayable(): boolean {
+    return this.rp === null || this.rp.failure === null;
+  }
+
+  /** ResponseOwner: the app answered `fly-replay` (replay.ts); its response was read, not forwarded. */
+  replayResponse(up: Upstream, reusable: boolean, status: number, head: Buffer, body: Buffer | null): void {
+    this.up = null;
+    const bodyDone = this.phase !== Phase.Body;
+    if (reusable && bodyDone) this.ctx.pool.release(up);
+    else up.destroy();
+    const b = this.backend!;
+    const route = this.route!;
+    const req = this.req!;
+    const keptHead = this.keptHead;
+    this.finishRequest(status, 0);
+    const r = beginReplay({
+      head,
+      body,
+      source: { app: route.app, machineId: b.machineId, region: b.region },
+      prev: this.rp,
+      requestHead: () => forwardedHead(keptHead!, req),
+      tooLarge: this.keptSize < 0 && bodyDone,
+    });
+    if (r.kind === 'answer') {
+      this.reject(r.status, r.reason);
+      return;
+    }
+    this.rp?.stop();
+    this.rp = r.replay;
+    if (bodyDone) this.replayTo(r.replay);
+    else {
+      // The app answered before the request body was all in: take the rest, then replay.
+      this.rpWaitsForBody = true;
+      this.resume();
+    }
+  }
+
+  /** Dispatches the kept request to a replay's (or fallback's) target. */
+  private replayTo(rp: Replay): void {
+    if (rp.body === undefined) {
+      if (this.keptSize < 0) {
+        this.reject(413, `machine ${rp.source.machineId} asked for a fly-replay, but the request is larger than 1 MiB, the most that can be replayed`);
+        return;
+      }
+      const parts = this.keptBody;
+      rp.body = parts === null ? null : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    }
+    this.rp = rp;
+    const route = this.ctx.currentRoute(rp.app, this.spec.publicPort);
+    if (!route || route.handler !== 'http') {
+      this.replayFailed('no_candidate', `app '${rp.app}' has no HTTP service on public port ${this.spec.publicPort}`);
+      return;
+    }
+    this.route = route;
+    this.held = false;
+    this.connectTries = 0;
+    rp.arm(() => {
+      // Only a replay still waiting for a machine is given up (Fly: requests in flight are not cancelled).
+      if (this.rp === rp && (this.phase === Phase.Queued || (this.phase === Phase.Wait && this.up === null))) this.replayFailed('timeout', `no machine took it within ${rp.directive.timeoutMs} ms`);
+    });
+    this.phase = Phase.Head;
+    this.dispatch();
+  }
+
+  private sendReplay(up: Upstream, lines: string, rp: Replay): void {
+    this.up = up;
+    up.owner = this.res;
+    up.uses += 1;
+    this.retried = false;
+    this.res.begin();
+    const wire = rp.wire(lines);
+    up.sock.write(wire);
+    this.replay = wire;
+    this.replayIdempotent = IDEMPOTENT.has(this.req!.method);
+    this.phase = Phase.Wait;
+    if (this.buf) this.pause();
+    else this.resume();
+  }
+
+  /** A replay found no machine, waited too long or could not connect: its fallback, or an error. */
+  private replayFailed(reason: ReplayFailure, message: string): void {
+    const rp = this.rp!;
+    rp.stop();
+    if (this.phase === Phase.Queued) this.ctx.queues.remove(routeKey(this.route!), this);
+    this.abortUpstream();
+    this.finishRequest(reason === 'timeout' ? 504 : 503, 0);
+    const next = fallbackOf(rp, reason);
+    if (next) this.replayTo(next);
+    else this.reject(reason === 'timeout' ? 504 : 503, `${rp.failure === null ? 'fly-replay' : 'the fly-replay fallback'} to ${rp.describe()} failed: ${message}`);
+  }
+
+  private endReplay(): void {
+    this.keptHead = null;
+    this.keptBody = null;
+    this.rpWaitsForBody = false;
+    if (this.rp) {
+      this.rp.stop();
+      this.rp = null;
+    }
+  }
+
   private abortUpstream(): void {
     const up = this.up;
     this.up = null;
@@ -480,6 +627,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
 
   /** Answers the current request from the proxy itself. */
   private respond(status: number, body: string, extra: string): void {
+    this.endReplay();
     this.finishRequest(status, 0);
     this.ctx.metrics.answered(this.route?.app, status);
     this.phase = Phase.Closed;
@@ -487,6 +635,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   }
 
   private onClientClose(): void {
+    this.endReplay();
     const wasQueued = this.phase === Phase.Queued;
     this.phase = Phase.Closed;
     this.ctx.metrics.connectionClosed(this.spec.publicPort);

@@ -5,7 +5,7 @@
  * every machine of the closer one is at its hard limit (soft limits shape routing within a
  * region). Ties are broken randomly. Pure: the caller owns the load counters.
  */
-import { regionDistance, type DistanceTable } from './region.js';
+import { regionDistance, type DistanceTable, type RegionGroup } from './region.js';
 import type { Backend, LoadMap, Route } from './types.js';
 
 /** The client routing headers of one request (reference §1c "Client routing headers"). */
@@ -16,8 +16,13 @@ export interface PickRequest {
   preferInstance?: string | undefined;
   /** `fly-force-region`: only these regions, no fallback. */
   forceRegions?: readonly string[] | undefined;
-  /** `fly-prefer-region`: these regions first, in order, then the nearest. */
-  preferRegions?: readonly string[] | undefined;
+  /**
+   * `fly-prefer-region`: these regions first, in order, then the nearest. A group (an alias such
+   * as `eu`, expanded by `regionRouting` in region.ts) is one tier, the nearest of its regions first.
+   */
+  preferRegions?: readonly RegionGroup[] | undefined;
+  /** `fly-replay: elsewhere=true`: never this machine (the one that asked for the replay). */
+  excludeMachine?: string | undefined;
 }
 
 export interface BalanceOptions {
@@ -42,13 +47,24 @@ const NO_MACHINE: PickResult = { kind: 'reject', status: 503, reason: 'no starte
 const QUEUE: PickResult = { kind: 'queue' };
 const AUTOSTART: PickResult = { kind: 'autostart' };
 
+/**
+ * Tiers compare as numbers: a preferred group's tier sorts before every distance, in list order,
+ * and within a group by distance (clamped below the next group's start); an unpreferred region's
+ * tier is its distance.
+ */
+const PREFERRED_BASE = -1e15;
+const GROUP_SPAN = 1e9;
+
 function tierOf(b: Backend, req: PickRequest, opts: BalanceOptions): number {
+  const d = regionDistance(opts.distances, opts.region, b.region);
   const prefer = req.preferRegions;
   if (prefer) {
-    const i = prefer.indexOf(b.region);
-    if (i >= 0) return i - prefer.length - 1;
+    for (let i = 0; i < prefer.length; i++) {
+      const g = prefer[i]!;
+      if (g === b.region || (typeof g !== 'string' && g.includes(b.region))) return PREFERRED_BASE + i * GROUP_SPAN + Math.min(d, GROUP_SPAN - 1);
+    }
   }
-  return regionDistance(opts.distances, opts.region, b.region);
+  return d;
 }
 
 /** Picks among `route.backends` given the current load (missing key = 0). */
@@ -67,11 +83,12 @@ export function pick(route: Route, req: PickRequest, load: LoadMap, opts: Balanc
     preferredUnavailable = true;
   }
   const force = req.forceRegions;
+  const exclude = req.excludeMachine;
   let any = false;
   let bestTier = Number.POSITIVE_INFINITY;
   let tierFound = false;
   for (const b of all) {
-    if (force && !force.includes(b.region)) continue;
+    if ((force && !force.includes(b.region)) || b.machineId === exclude) continue;
     any = true;
     if ((load.get(b.key) ?? 0) >= b.hardLimit) continue;
     const t = tierOf(b, req, opts);
@@ -95,7 +112,7 @@ export function pick(route: Route, req: PickRequest, load: LoadMap, opts: Balanc
   let hardLoad = 0;
   let hardTies = 0;
   for (const b of all) {
-    if (force && !force.includes(b.region)) continue;
+    if ((force && !force.includes(b.region)) || b.machineId === exclude) continue;
     const l = load.get(b.key) ?? 0;
     if (l >= b.hardLimit || tierOf(b, req, opts) !== bestTier) continue;
     if (l < b.softLimit) {
