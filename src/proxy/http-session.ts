@@ -37,6 +37,8 @@ const enum Phase {
 
 const NO_ROUTING: PickRequest = {};
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** How long a refused connection to a started machine is retried before a 502 (its app may be starting). */
+const CONNECT_RETRY_MS = 3000;
 /** A complete request up to this size is kept for one resend (stale keep-alive, machine still starting). */
 const REPLAY_MAX = 16 * 1024;
 
@@ -473,9 +475,11 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     const b = this.backend;
     const replay = this.replay;
     if (!started && replay && b && this.phase === Phase.Wait) {
-      if (!up.connected && this.held && performance.now() - this.heldSince < this.ctx.autostartWaitMs) {
-        // The machine was just autostarted and its app is not listening yet: try again shortly
-        // (bounded by the autostart wait).
+      if (!up.connected && performance.now() - (this.held ? this.heldSince : this.t0) < (this.held ? this.ctx.autostartWaitMs : CONNECT_RETRY_MS)) {
+        // Refused: nothing reached the app, so any request may go again. The machine is started
+        // but its app is not listening yet (just autostarted, started by the API a moment ago,
+        // restarting): try again shortly, bounded by the autostart wait for a held request and
+        // by CONNECT_RETRY_MS otherwise, then answer 502.
         const delay = Math.min(200, 10 * ++this.connectTries);
         setTimeout(() => this.resend(b, replay), delay);
         return;

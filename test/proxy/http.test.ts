@@ -143,3 +143,25 @@ test('no started machine → 503; a stale pooled connection is retried once on a
     flaky.close();
   }
 });
+
+test('a started machine whose app is not listening yet: the refused connection is retried until it listens; one that never does gets a 502', { timeout: 20_000 }, async () => {
+  // a free port, not listened on yet
+  const probe = netServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const appPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const late = await startProxy([httpMachine('late', appPort)]);
+  closers.push(() => late.proxy.close());
+  const answer = raw(late.port, 'POST /x HTTP/1.1\r\nHost: web.localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi');
+  await new Promise((r) => setTimeout(r, 300));
+  const app = netServer((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlate')));
+  await new Promise<void>((r) => app.listen(appPort, '127.0.0.1', r));
+  closers.push(() => app.close());
+  const out = await answer;
+  assert.match(out, /^HTTP\/1\.1 200 OK\r\n/, 'a POST too: a refused connection delivered nothing');
+  assert.match(out, /late$/);
+
+  const gone = await startProxy([httpMachine('gone', 1)]);
+  closers.push(() => gone.proxy.close());
+  assert.match(await raw(gone.port, 'GET / HTTP/1.1\r\nHost: web.localhost\r\n\r\n'), /^HTTP\/1\.1 502 [^]*closed the connection without answering/);
+});

@@ -9,49 +9,57 @@
  * scale just keeps a measured table (ms of RTT) and the default comparable.
  */
 
+/**
+ * The geographic groups Fly's region lists accept as aliases (`us` also spelled `usa`; docs
+ * `networking/dynamic-request-routing`). `jnb` is in none (only `any` reaches it); `yyz` and
+ * `yul` are North America but not the US.
+ */
+export type RegionArea = 'apac' | 'eu' | 'na' | 'sa' | 'us';
+
 export interface RegionInfo {
   readonly city: string;
   readonly lat: number;
   readonly lon: number;
+  readonly areas: readonly RegionArea[];
 }
 
 /** Current regions first, then retired ones that older apps and fly.toml files still name. */
 export const FLY_REGIONS: Readonly<Record<string, RegionInfo>> = {
-  ams: { city: 'Amsterdam, Netherlands', lat: 52.37, lon: 4.9 },
-  arn: { city: 'Stockholm, Sweden', lat: 59.65, lon: 17.92 },
-  bom: { city: 'Mumbai, India', lat: 19.09, lon: 72.87 },
-  cdg: { city: 'Paris, France', lat: 49.01, lon: 2.55 },
-  dfw: { city: 'Dallas, Texas (US)', lat: 32.9, lon: -97.04 },
-  ewr: { city: 'Secaucus, NJ (US)', lat: 40.79, lon: -74.06 },
-  fra: { city: 'Frankfurt, Germany', lat: 50.03, lon: 8.57 },
-  gru: { city: 'Sao Paulo, Brazil', lat: -23.43, lon: -46.47 },
-  iad: { city: 'Ashburn, Virginia (US)', lat: 39.04, lon: -77.49 },
-  jnb: { city: 'Johannesburg, South Africa', lat: -26.14, lon: 28.25 },
-  lax: { city: 'Los Angeles, California (US)', lat: 33.94, lon: -118.41 },
-  lhr: { city: 'London, United Kingdom', lat: 51.47, lon: -0.45 },
-  nrt: { city: 'Tokyo, Japan', lat: 35.76, lon: 140.39 },
-  ord: { city: 'Chicago, Illinois (US)', lat: 41.98, lon: -87.9 },
-  sin: { city: 'Singapore, Singapore', lat: 1.36, lon: 103.99 },
-  sjc: { city: 'San Jose, California (US)', lat: 37.36, lon: -121.93 },
-  syd: { city: 'Sydney, Australia', lat: -33.95, lon: 151.18 },
-  yyz: { city: 'Toronto, Canada', lat: 43.68, lon: -79.63 },
+  ams: { city: 'Amsterdam, Netherlands', lat: 52.37, lon: 4.9, areas: ['eu'] },
+  arn: { city: 'Stockholm, Sweden', lat: 59.65, lon: 17.92, areas: ['eu'] },
+  bom: { city: 'Mumbai, India', lat: 19.09, lon: 72.87, areas: ['apac'] },
+  cdg: { city: 'Paris, France', lat: 49.01, lon: 2.55, areas: ['eu'] },
+  dfw: { city: 'Dallas, Texas (US)', lat: 32.9, lon: -97.04, areas: ['na', 'us'] },
+  ewr: { city: 'Secaucus, NJ (US)', lat: 40.79, lon: -74.06, areas: ['na', 'us'] },
+  fra: { city: 'Frankfurt, Germany', lat: 50.03, lon: 8.57, areas: ['eu'] },
+  gru: { city: 'Sao Paulo, Brazil', lat: -23.43, lon: -46.47, areas: ['sa'] },
+  iad: { city: 'Ashburn, Virginia (US)', lat: 39.04, lon: -77.49, areas: ['na', 'us'] },
+  jnb: { city: 'Johannesburg, South Africa', lat: -26.14, lon: 28.25, areas: [] },
+  lax: { city: 'Los Angeles, California (US)', lat: 33.94, lon: -118.41, areas: ['na', 'us'] },
+  lhr: { city: 'London, United Kingdom', lat: 51.47, lon: -0.45, areas: ['eu'] },
+  nrt: { city: 'Tokyo, Japan', lat: 35.76, lon: 140.39, areas: ['apac'] },
+  ord: { city: 'Chicago, Illinois (US)', lat: 41.98, lon: -87.9, areas: ['na', 'us'] },
+  sin: { city: 'Singapore, Singapore', lat: 1.36, lon: 103.99, areas: ['apac'] },
+  sjc: { city: 'San Jose, California (US)', lat: 37.36, lon: -121.93, areas: ['na', 'us'] },
+  syd: { city: 'Sydney, Australia', lat: -33.95, lon: 151.18, areas: ['apac'] },
+  yyz: { city: 'Toronto, Canada', lat: 43.68, lon: -79.63, areas: ['na'] },
   // retired or merged regions
-  atl: { city: 'Atlanta, Georgia (US)', lat: 33.64, lon: -84.43 },
-  bog: { city: 'Bogotá, Colombia', lat: 4.7, lon: -74.14 },
-  bos: { city: 'Boston, Massachusetts (US)', lat: 42.36, lon: -71.01 },
-  den: { city: 'Denver, Colorado (US)', lat: 39.86, lon: -104.67 },
-  eze: { city: 'Ezeiza, Argentina', lat: -34.82, lon: -58.54 },
-  gdl: { city: 'Guadalajara, Mexico', lat: 20.52, lon: -103.31 },
-  hkg: { city: 'Hong Kong, Hong Kong', lat: 22.31, lon: 113.91 },
-  mad: { city: 'Madrid, Spain', lat: 40.49, lon: -3.57 },
-  mia: { city: 'Miami, Florida (US)', lat: 25.79, lon: -80.29 },
-  otp: { city: 'Bucharest, Romania', lat: 44.57, lon: 26.1 },
-  phx: { city: 'Phoenix, Arizona (US)', lat: 33.43, lon: -112.01 },
-  qro: { city: 'Querétaro, Mexico', lat: 20.62, lon: -100.19 },
-  scl: { city: 'Santiago, Chile', lat: -33.39, lon: -70.79 },
-  sea: { city: 'Seattle, Washington (US)', lat: 47.45, lon: -122.31 },
-  waw: { city: 'Warsaw, Poland', lat: 52.17, lon: 20.97 },
-  yul: { city: 'Montreal, Canada', lat: 45.47, lon: -73.74 },
+  atl: { city: 'Atlanta, Georgia (US)', lat: 33.64, lon: -84.43, areas: ['na', 'us'] },
+  bog: { city: 'Bogotá, Colombia', lat: 4.7, lon: -74.14, areas: ['sa'] },
+  bos: { city: 'Boston, Massachusetts (US)', lat: 42.36, lon: -71.01, areas: ['na', 'us'] },
+  den: { city: 'Denver, Colorado (US)', lat: 39.86, lon: -104.67, areas: ['na', 'us'] },
+  eze: { city: 'Ezeiza, Argentina', lat: -34.82, lon: -58.54, areas: ['sa'] },
+  gdl: { city: 'Guadalajara, Mexico', lat: 20.52, lon: -103.31, areas: ['na'] },
+  hkg: { city: 'Hong Kong, Hong Kong', lat: 22.31, lon: 113.91, areas: ['apac'] },
+  mad: { city: 'Madrid, Spain', lat: 40.49, lon: -3.57, areas: ['eu'] },
+  mia: { city: 'Miami, Florida (US)', lat: 25.79, lon: -80.29, areas: ['na', 'us'] },
+  otp: { city: 'Bucharest, Romania', lat: 44.57, lon: 26.1, areas: ['eu'] },
+  phx: { city: 'Phoenix, Arizona (US)', lat: 33.43, lon: -112.01, areas: ['na', 'us'] },
+  qro: { city: 'Querétaro, Mexico', lat: 20.62, lon: -100.19, areas: ['na'] },
+  scl: { city: 'Santiago, Chile', lat: -33.39, lon: -70.79, areas: ['sa'] },
+  sea: { city: 'Seattle, Washington (US)', lat: 47.45, lon: -122.31, areas: ['na', 'us'] },
+  waw: { city: 'Warsaw, Poland', lat: 52.17, lon: 20.97, areas: ['eu'] },
+  yul: { city: 'Montreal, Canada', lat: 45.47, lon: -73.74, areas: ['na'] },
 };
 
 const EARTH_KM = 6371;

@@ -1,11 +1,14 @@
 /**
  * Region closeness for balancing (reference §1c: "least-loaded, closest machine; closeness =
- * measured edge↔worker RTT"). Hangar has no RTT probes yet, so closeness comes from a
- * configurable table in the same shape `.internal` DNS uses (`distances[a][b]`, looked up both
- * ways); the proxy's own region is 0 and an unknown pair sorts after every known one.
+ * measured edge↔worker RTT"). Hangar has no RTT probes yet, so closeness comes from the
+ * operator's table (`--region-distances`, the shape `.internal` DNS uses: `distances[a][b]`,
+ * looked up both ways) or, for pairs it lacks, an estimate from the regions' cities; the
+ * proxy's own region is 0 and an unknown pair sorts after every known one.
  */
 
-import { regionCloseness } from '../fly/regions.js';
+import { FLY_REGIONS, regionCloseness, type RegionArea } from '../fly/regions.js';
+
+export type { RegionArea };
 
 export type DistanceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
 
@@ -18,44 +21,20 @@ export function regionDistance(table: DistanceTable | undefined, from: string, t
 }
 
 /**
- * The geographic aliases Fly accepts in region lists (`fly-replay: region="iad,ord,us,na"`,
- * `fly-prefer-region`, `fly-force-region`; reference §1c, docs `networking/dynamic-request-routing`
- * "Geographic groups and aliases"): `apac`, `eu`, `na`, `sa`, `us` (also `usa`) and `any`.
+ * Region lists (`fly-replay: region="iad,ord,us,na"`, `fly-prefer-region`, `fly-force-region`;
+ * reference §1c) accept the area aliases of core/fly/regions.ts plus `any`. Regions Hangar does
+ * not know (a self-hosted `local`, say) are still valid codes: they are just not reached by an
+ * alias other than `any`.
  */
-export type RegionArea = 'apac' | 'eu' | 'na' | 'sa' | 'us';
-
-/**
- * Fly's regions (reference §1d, docs `reference/regions`) and the areas each belongs to. `jnb`
- * is in none of the named areas (only `any` reaches it); `yyz` is in North America but not the US.
- * Regions Hangar does not know (a self-hosted `local`, say) are still valid codes: they are just
- * not reached by an alias other than `any`.
- */
-export const REGION_AREAS: Readonly<Record<string, readonly RegionArea[]>> = {
-  ams: ['eu'],
-  arn: ['eu'],
-  bom: ['apac'],
-  cdg: ['eu'],
-  dfw: ['na', 'us'],
-  ewr: ['na', 'us'],
-  fra: ['eu'],
-  gru: ['sa'],
-  iad: ['na', 'us'],
-  jnb: [],
-  lax: ['na', 'us'],
-  lhr: ['eu'],
-  nrt: ['apac'],
-  ord: ['na', 'us'],
-  sin: ['apac'],
-  sjc: ['na', 'us'],
-  syd: ['apac'],
-  yyz: ['na'],
-};
+export const REGION_AREAS: Readonly<Record<string, readonly RegionArea[]>> = Object.fromEntries(Object.entries(FLY_REGIONS).map(([code, r]) => [code, r.areas]));
 
 const AREA_ALIASES: Readonly<Record<string, RegionArea>> = { apac: 'apac', eu: 'eu', na: 'na', sa: 'sa', us: 'us', usa: 'us' };
 
 /** The regions of an area, in the table's (alphabetical) order. */
 export function regionsIn(area: RegionArea): string[] {
-  return Object.keys(REGION_AREAS).filter((r) => REGION_AREAS[r]!.includes(area));
+  return Object.keys(REGION_AREAS)
+    .filter((r) => REGION_AREAS[r]!.includes(area))
+    .sort();
 }
 
 /** One entry of an expanded list: a region, or the regions an alias stands for (one tier). */

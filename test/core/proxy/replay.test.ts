@@ -73,17 +73,18 @@ test('JSON form: same fields plus transform and cache; the cache rule; header in
 });
 
 test('region aliases expand to groups; a forced list is a preference only with any', () => {
-  assert.deepEqual(regionsIn('us'), ['dfw', 'ewr', 'iad', 'lax', 'ord', 'sjc']);
-  assert.deepEqual(regionsIn('na'), ['dfw', 'ewr', 'iad', 'lax', 'ord', 'sjc', 'yyz']);
-  assert.deepEqual(regionsIn('sa'), ['gru']);
-  assert.deepEqual(regionsIn('apac'), ['bom', 'nrt', 'sin', 'syd']);
+  // current regions and the retired ones older apps still name (atl, bos, sea, ...)
+  assert.deepEqual(regionsIn('us'), ['atl', 'bos', 'den', 'dfw', 'ewr', 'iad', 'lax', 'mia', 'ord', 'phx', 'sea', 'sjc']);
+  assert.deepEqual(regionsIn('na'), ['atl', 'bos', 'den', 'dfw', 'ewr', 'gdl', 'iad', 'lax', 'mia', 'ord', 'phx', 'qro', 'sea', 'sjc', 'yul', 'yyz']);
+  assert.deepEqual(regionsIn('sa'), ['bog', 'eze', 'gru', 'scl']);
+  assert.deepEqual(regionsIn('apac'), ['bom', 'hkg', 'nrt', 'sin', 'syd']);
   const l = expandRegionList(['iad', 'ord', 'usa', 'na']);
-  // iad and ord stay alone and first; `us` brings the rest of the US; `na` only what is left (yyz).
-  assert.deepEqual(l.groups, ['iad', 'ord', ['dfw', 'ewr', 'lax', 'sjc'], ['yyz']]);
+  // iad and ord stay alone and first; `us` brings the rest of the US; `na` only what is left.
+  assert.deepEqual(l.groups, ['iad', 'ord', ['atl', 'bos', 'den', 'dfw', 'ewr', 'lax', 'mia', 'phx', 'sea', 'sjc'], ['gdl', 'qro', 'yul', 'yyz']]);
   assert.equal(l.any, false);
   assert.deepEqual(expandRegionList(['sjc', 'any']), { groups: ['sjc'], regions: ['sjc'], any: true });
   assert.deepEqual(expandRegionList(['local']).regions, ['local'], 'an unknown code is a region of its own');
-  assert.deepEqual(regionRouting(['lhr', 'eu'], true).forceRegions, ['lhr', 'ams', 'arn', 'cdg', 'fra']);
+  assert.deepEqual(regionRouting(['lhr', 'eu'], true).forceRegions, ['lhr', 'ams', 'arn', 'cdg', 'fra', 'mad', 'otp', 'waw']);
   assert.deepEqual(regionRouting(['sjc', 'any'], true), { preferRegions: ['sjc'] });
   assert.deepEqual(regionRouting(['iad'], false), { preferRegions: ['iad'] });
 });
