@@ -45,6 +45,8 @@ export class ProxyMetrics implements MetricsSink {
   private readonly histByRoute = new WeakMap<Route, Histogram>();
   private readonly answers = new Map<string, number>();
   private readonly connections = new Map<number, number>();
+  /** `app\0port\0status` → [responses, bytes out] of statics served by the proxy. */
+  private readonly statics = new Map<string, [number, number]>();
 
   private seriesOf(app: string, port: number, machine: string, loadKey: string): Series {
     const key = `${app}\0${port}\0${machine}`;
@@ -70,6 +72,22 @@ export class ProxyMetrics implements MetricsSink {
     s.codes.set(status, (s.codes.get(status) ?? 0) + 1);
     s.bytesIn += bytesIn;
     s.bytesOut += bytesOut;
+    this.observe(route, ms);
+  }
+
+  /** Statics are off the hot path of forwarded requests: a keyed map is enough. */
+  staticServed(route: Route, status: number, ms: number, bytesOut: number): void {
+    const key = `${route.app}\0${route.publicPort}\0${status}`;
+    const c = this.statics.get(key);
+    if (c) {
+      c[0] += 1;
+      c[1] += bytesOut;
+    } else this.statics.set(key, [1, bytesOut]);
+    this.observe(route, ms);
+  }
+
+  /** The request duration histogram of a route. */
+  private observe(route: Route, ms: number): void {
     let h = this.histByRoute.get(route);
     if (!h) {
       const key = `${route.app}\0${route.publicPort}`;
@@ -136,6 +154,21 @@ export class ProxyMetrics implements MetricsSink {
     for (const [key, n] of this.answers) {
       const [app, status] = key.split('\0');
       out.push(`hangar_proxy_answers_total{app="${esc(app ?? '')}",status="${status}"} ${n}`);
+    }
+    out.push('# HELP hangar_proxy_static_responses_total [[statics]] responses the proxy served from the image, by status.', '# TYPE hangar_proxy_static_responses_total counter');
+    for (const [key, [n]] of this.statics) {
+      const [app, port, status] = key.split('\0');
+      out.push(`hangar_proxy_static_responses_total{app="${esc(app ?? '')}",port="${port}",status="${status}"} ${n}`);
+    }
+    out.push('# HELP hangar_proxy_static_bytes_out_total Body bytes of [[statics]] responses.', '# TYPE hangar_proxy_static_bytes_out_total counter');
+    const bytes = new Map<string, number>();
+    for (const [key, [, b]] of this.statics) {
+      const k = key.slice(0, key.lastIndexOf('\0'));
+      bytes.set(k, (bytes.get(k) ?? 0) + b);
+    }
+    for (const [key, b] of bytes) {
+      const [app, port] = key.split('\0');
+      out.push(`hangar_proxy_static_bytes_out_total{app="${esc(app ?? '')}",port="${port}"} ${b}`);
     }
     out.push('# HELP hangar_proxy_tcp_connections_total TCP connections spliced to a machine.', '# TYPE hangar_proxy_tcp_connections_total counter');
     for (const s of all) if (s.tcpConnections > 0) out.push(`hangar_proxy_tcp_connections_total{${lbl(s)}} ${s.tcpConnections}`);

@@ -160,7 +160,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // --- end health checks ---
 
     // --- edge proxy (src/server/proxy.ts): routes <app>.<base domain>, autostart/autostop ---
-    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, print: opts.print, warn: (line) => logger.warn(line), cleanups });
+    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, ...(iso ? { images: iso.images } : {}), print: opts.print, warn: (line) => logger.warn(line), cleanups });
     // --- end edge proxy ---
 
     const api = buildApi({

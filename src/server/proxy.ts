@@ -16,6 +16,9 @@ import { ProxyServer } from '../proxy/server.js';
 import { H2Front } from '../proxy/h2/front.js';
 import { TlsFront } from '../proxy/tls/front.js';
 import { proxyProtoPreamble } from '../proxy/proxy-proto.js';
+import type { StaticRootResolver } from '../proxy/statics.js';
+import { imageStaticRoot } from '../proxy/statics-root.js';
+import type { ImageStore } from '../images/store.js';
 import { LocalCa } from '../certs/local-ca.js';
 import { SniContexts } from '../certs/sni.js';
 import type { StateStore } from '../store/types.js';
@@ -78,6 +81,10 @@ export interface StartProxyOptions {
   readonly machines?: MachineStarter & MachineStopper;
   readonly secureAcceptor?: SecureAcceptor;
   readonly upstreamPreamble?: UpstreamPreamble;
+  /** `[[statics]]` of registry images are read from this store's rootfs (`dir:` images need none). */
+  readonly images?: Pick<ImageStore, 'find' | 'rootfs'>;
+  /** Replaces the default statics seam (`imageStaticRoot(images)`). */
+  readonly staticRoot?: StaticRootResolver;
   /** Operator lines (listen addresses, listen failures, autostop actions). */
   readonly log: (level: 'info' | 'warn', msg: string) => void;
 }
@@ -119,6 +126,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     metrics,
     ...(secureAcceptor ? { secureAcceptor } : {}),
     upstreamPreamble: opts.upstreamPreamble ?? proxyProtoPreamble,
+    staticRoot: opts.staticRoot ?? imageStaticRoot(opts.images),
     onError: (err) => opts.log('warn', err.message),
   });
   const feeder = new RouteFeeder({
@@ -177,7 +185,7 @@ export type ServerProxyOptions = Pick<StartProxyOptions, 'httpAddr' | 'httpsAddr
  */
 export async function startServerProxy(
   opts: ServerProxyOptions | false | undefined,
-  deps: Pick<StartProxyOptions, 'store' | 'bus' | 'dataDir' | 'region'> & { print: (line: string) => void; warn: (line: string) => void; cleanups: Array<() => Promise<void> | void> },
+  deps: Pick<StartProxyOptions, 'store' | 'bus' | 'dataDir' | 'region' | 'images'> & { print: (line: string) => void; warn: (line: string) => void; cleanups: Array<() => Promise<void> | void> },
 ): Promise<RunningProxy | undefined> {
   if (opts === false) return undefined;
   const running = await startProxy({ ...deps, ...opts, log: (level, msg) => (level === 'info' ? deps.print(msg) : deps.warn(msg)) });

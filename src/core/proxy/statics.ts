@@ -190,5 +190,12 @@ export function matchStatic(statics: RouteStatics, target: string): StaticMatch 
     if (!mount.indexDocument) return NONE;
     return { kind: 'file', mount, guestFile: join(dir, [mount.indexDocument]), dirIndex: undefined, redirect: '' };
   }
-  return { kind: 'file', mount, guestFile: dir, dirIndex: mount.indexDocument ? join(dir, [mount.indexDocument]) : undefined, redirect: `${parts.path}/${parts.query}` };
+  return {
+    kind: 'file',
+    mount,
+    guestFile: dir,
+    dirIndex: mount.indexDocument ? join(dir, [mount.indexDocument]) : undefined,
+    // Leading slashes collapsed: `//host/dir` must not become a protocol-relative Location.
+    redirect: `${parts.path.replace(/^\/+/, '/')}/${parts.query}`,
+  };
 }
