@@ -163,13 +163,11 @@ test('a large static file streams to a slow reader intact; the connection then s
   await new Promise<void>((r) => sock.once('connect', () => r()));
   sock.write('GET /big.bin HTTP/1.1\r\nHost: web.localhost\r\n\r\n');
   const chunks: Buffer[] = [];
-  let total = 0;
   let paused = false;
   const whole = 6 * 1024 * 1024;
   const done = new Promise<void>((resolve) => {
     sock.on('data', (d: Buffer) => {
       chunks.push(d);
-      total += d.length;
       // Stop reading once for a while: the proxy's writes back up and it must wait for drain.
       if (!paused) {
         paused = true;
