@@ -63,7 +63,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const metrics = deps.metrics;
   if (metrics) {
     // Prometheus scrapes without credentials, as from Fly's own metrics endpoints; nothing secret is in it.
-    app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics()));
+    app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics()));
   }
 
   app.addHook('onClose', async () => services.waits.close());

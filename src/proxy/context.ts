@@ -8,6 +8,7 @@ import type { BalanceOptions } from '../core/proxy/balance.js';
 import type { Backend, ListenerSpec, Route, RouteTable } from '../core/proxy/types.js';
 import type { UpstreamPool } from './pool.js';
 import type { RouteQueues } from './queue.js';
+import type { StaticFiles } from './statics.js';
 
 /** Hooks for later work (access logs, tracing). Keep them cheap: they run per request. */
 export interface ProxyHooks {
@@ -51,6 +52,8 @@ export interface MetricsSink {
   connectionClosed(publicPort: number): void;
   /** A TCP splice ended. */
   tcpDone(route: Route, backend: Backend, bytesIn: number, bytesOut: number): void;
+  /** A `[[statics]]` response the proxy served from the image (statics.ts). */
+  staticServed(route: Route, status: number, ms: number, bytesOut: number): void;
 }
 
 export interface ProxyContext {
@@ -65,6 +68,8 @@ export interface ProxyContext {
   readonly autostartWaitMs: number;
   /** See `UpstreamPreamble`; undefined when no PROXY protocol module is plugged in. */
   readonly upstreamPreamble: UpstreamPreamble | undefined;
+  /** `[[statics]]` served from images (statics.ts); undefined without a `staticRoot` seam. */
+  readonly statics: StaticFiles | undefined;
   table(): RouteTable;
   /** The route `app`/`publicPort` in the current table (routes move across rebuilds). */
   currentRoute(app: string, publicPort: number): Route | undefined;

@@ -30,7 +30,9 @@ export function routeMachine(m: MachineRecord): RouteMachine {
     // outputs and times change without changing routing: left out so they cause no rebuild
     checks: (m.checks ?? []).map((c) => ({ ...c, output: '', updated_at: '' })),
     routing: m.routing ?? null,
-    config: { services: m.config?.services, checks: m.config?.checks },
+    config: { services: m.config?.services, checks: m.config?.checks, image: m.config?.image, statics: m.config?.statics },
+    instance_id: m.instance_id,
+    image_ref: m.image_ref ? { digest: m.image_ref.digest } : null,
   };
 }
 

@@ -15,6 +15,7 @@ import { pick, type PickRequest, type PickResult } from '../core/proxy/balance.j
 import { connectionHeaderBlock, forwardedForLine, forwardedPortLine, parseRegionList } from '../core/proxy/headers.js';
 import { regionRouting } from '../core/proxy/region.js';
 import { routeForHost, routeForPort } from '../core/proxy/table.js';
+import { matchStatic } from '../core/proxy/statics.js';
 import type { Backend, ListenerSpec, Route } from '../core/proxy/types.js';
 import { routeKey, type ClientInfo, type ProxyContext } from './context.js';
 import { ChunkedScanner, forwardedHead, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, requestTarget, type RequestHead } from './http-parse.js';
@@ -25,6 +26,7 @@ import type { Upstream, UpstreamOwner } from './pool.js';
 import type { Waiter } from './queue.js';
 import { REPLAY_MAX_BYTES, type ReplayFailure } from '../core/proxy/replay.js';
 import { beginReplay, fallbackOf, type Replay } from './replay.js';
+import type { StaticOutcome } from './statics.js';
 
 const enum Phase {
   Head,
@@ -33,6 +35,8 @@ const enum Phase {
   Wait,
   Tunnel,
   Closed,
+  /** A `[[statics]]` file is being looked up or sent (statics.ts). */
+  Static,
 }
 
 const NO_ROUTING: PickRequest = {};
@@ -183,7 +187,51 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       this.respond(301, '', `Location: https://${host}${requestTarget(buf, head)}\r\n`);
       return;
     }
+    if (route.statics && this.ctx.statics && this.tryStatic(route, head, buf, idx + 4)) return;
     this.dispatch();
+  }
+
+  /**
+   * `[[statics]]`: a GET/HEAD under a static prefix is answered from the image (statics.ts)
+   * before any machine is picked, so it never wakes one; a file the image lacks goes on to the
+   * app. True when the proxy took the request.
+   */
+  private tryStatic(route: Route, head: RequestHead, buf: Buffer, headEnd: number): boolean {
+    if ((head.method !== 'GET' && head.method !== 'HEAD') || head.contentLength > 0 || head.chunked || head.upgrade) return false;
+    const match = matchStatic(route.statics!, requestTarget(buf, head));
+    if (match.kind === 'none') return false;
+    if (match.kind === 'refused') {
+      this.reject(400, match.reason);
+      return true;
+    }
+    this.phase = Phase.Static;
+    this.pause();
+    const lines = route.pristine ? '' : this.ctx.responseLines();
+    void this.ctx
+      .statics!.serve({ client: this.client, statics: route.statics!, match, method: head.method, head: buf.subarray(0, headEnd), lines, close: this.closeAfter, keepAlive10: head.minor === 0 && !head.close })
+      .then((r) => this.staticDone(route, r));
+    return true;
+  }
+
+  /** A static response went out (or the file is not there: on to the app). */
+  private staticDone(route: Route, r: StaticOutcome): void {
+    if (r.kind === 'served') this.ctx.metrics.staticServed(route, r.status, performance.now() - this.t0, r.bytes);
+    if (this.phase !== Phase.Static) return; // the client went away meanwhile
+    if (r.kind === 'miss') {
+      this.phase = Phase.Head;
+      this.dispatch();
+      return;
+    }
+    this.headBuf = null;
+    if (r.closed || this.closeAfter) {
+      this.phase = Phase.Closed;
+      this.client.end();
+      return;
+    }
+    this.phase = Phase.Head;
+    this.req = null;
+    if (this.buf) this.nextRequest();
+    if (this.phase === Phase.Head) this.resume();
   }
 
   private pickFor(route: Route, head: RequestHead): PickResult {

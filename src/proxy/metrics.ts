@@ -41,6 +41,8 @@ export class ProxyMetrics implements MetricsSink {
   private readonly histByRoute = new WeakMap<Route, RouteHistogram>();
   private readonly answers = new Map<string, number>();
   private readonly connections = new Map<number, number>();
+  /** `app\0port\0status` → [responses, bytes out] of statics served by the proxy. */
+  private readonly statics = new Map<string, [number, number]>();
 
   private seriesOf(app: string, port: number, machine: string, loadKey: string): Series {
     const key = `${app}\0${port}\0${machine}`;
@@ -66,6 +68,22 @@ export class ProxyMetrics implements MetricsSink {
     s.codes.set(status, (s.codes.get(status) ?? 0) + 1);
     s.bytesIn += bytesIn;
     s.bytesOut += bytesOut;
+    this.observe(route, ms);
+  }
+
+  /** Statics are off the hot path of forwarded requests: a keyed map is enough. */
+  staticServed(route: Route, status: number, ms: number, bytesOut: number): void {
+    const key = `${route.app}\0${route.publicPort}\0${status}`;
+    const c = this.statics.get(key);
+    if (c) {
+      c[0] += 1;
+      c[1] += bytesOut;
+    } else this.statics.set(key, [1, bytesOut]);
+    this.observe(route, ms);
+  }
+
+  /** The request duration histogram of a route. */
+  private observe(route: Route, ms: number): void {
     let h: RouteHistogram | undefined = this.histByRoute.get(route);
     if (!h) {
       const key = `${route.app}\0${route.publicPort}`;
@@ -135,7 +153,7 @@ export class ProxyMetrics implements MetricsSink {
    */
   register(registry: Registry, load: LoadMap): void {
     // the collectors' `this` is the prom-client metric: the maps are captured instead
-    const { series, answers, connections, hists } = this;
+    const { series, answers, connections, hists, statics } = this;
     const machineLabels = ['app', 'port', 'machine'] as const;
     const lbl = (s: Series) => ({ app: s.app, port: String(s.port), machine: s.machine });
     const counter = (name: string, help: string, labelNames: readonly string[], fill: (c: Counter) => void): void => {
@@ -157,6 +175,18 @@ export class ProxyMetrics implements MetricsSink {
       for (const [key, n] of answers) {
         const [app, status] = key.split('\0');
         c.inc({ app: app ?? '', status: status ?? '' }, n);
+      }
+    });
+    counter('hangar_proxy_static_responses_total', '[[statics]] responses the proxy served from the image, by status.', ['app', 'port', 'status'], (c) => {
+      for (const [key, [n]] of statics) {
+        const [app, port, status] = key.split('\0');
+        c.inc({ app: app ?? '', port: port ?? '', status: status ?? '' }, n);
+      }
+    });
+    counter('hangar_proxy_static_bytes_out_total', 'Body bytes of [[statics]] responses.', ['app', 'port'], (c) => {
+      for (const [key, [, b]] of statics) {
+        const [app, port] = key.split('\0');
+        c.inc({ app: app ?? '', port: port ?? '' }, b);
       }
     });
     counter('hangar_proxy_tcp_connections_total', 'TCP connections spliced to a machine.', machineLabels, (c) => {

@@ -19,6 +19,7 @@ import { ListenerManager } from './listeners.js';
 import { UpstreamPool } from './pool.js';
 import { RouteQueues } from './queue.js';
 import { handleTcp } from './tcp.js';
+import { StaticFiles, type StaticRootResolver } from './statics.js';
 
 export interface ProxyServerOptions {
   /** The proxy's region: `Fly-Region`, request ids, distance 0 (default `local`). */
@@ -43,6 +44,8 @@ export interface ProxyServerOptions {
   secureAcceptor?: SecureAcceptor;
   /** PROXY protocol seam (context.ts). */
   upstreamPreamble?: UpstreamPreamble;
+  /** `[[statics]]` seam (statics.ts): where an image's rootfs is on this host; none = no statics. */
+  staticRoot?: StaticRootResolver;
   onError?: (err: Error) => void;
   /** Tie-break randomness (tests). */
   random?: () => number;
@@ -58,6 +61,7 @@ export class ProxyServer implements ProxyContext {
   readonly metrics: ProxyMetrics;
   readonly autostartWaitMs: number;
   readonly upstreamPreamble: UpstreamPreamble | undefined;
+  readonly statics: StaticFiles | undefined;
   readonly autostarter: Autostarter;
   private readonly secureAcceptor: SecureAcceptor | undefined;
   private current: RouteTable;
@@ -81,6 +85,7 @@ export class ProxyServer implements ProxyContext {
     this.metrics = opts.metrics ?? new ProxyMetrics();
     this.autostartWaitMs = opts.autostartWaitMs ?? 20_000;
     this.upstreamPreamble = opts.upstreamPreamble;
+    this.statics = opts.staticRoot ? new StaticFiles(opts.staticRoot) : undefined;
     this.secureAcceptor = opts.secureAcceptor;
     this.idSuffix = `-${this.region}\r\n${VIA}`;
     this.linesTemplate = Buffer.from(`Fly-Request-Id: ${'0'.repeat(26)}${this.idSuffix}`, 'latin1');

@@ -163,7 +163,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
     // --- edge proxy (src/server/proxy.ts): routes <app>.<base domain>, autostart/autostop ---
     const registry = serverRegistry(store);
-    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, registry, print: opts.print, warn: (line) => logger.warn(line), cleanups });
+    const proxy = await startServerProxy(opts.proxy, { store, bus, dataDir: opts.dataDir, region: opts.region, registry, ...(iso ? { images: iso.images } : {}), print: opts.print, warn: (line) => logger.warn(line), cleanups });
     // --- end edge proxy ---
 
     const api = buildApi({

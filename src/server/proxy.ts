@@ -19,6 +19,9 @@ import { ProxyServer } from '../proxy/server.js';
 import { H2Front } from '../proxy/h2/front.js';
 import { TlsFront } from '../proxy/tls/front.js';
 import { proxyProtoPreamble } from '../proxy/proxy-proto.js';
+import type { StaticRootResolver } from '../proxy/statics.js';
+import { imageStaticRoot } from '../proxy/statics-root.js';
+import type { ImageStore } from '../images/store.js';
 import { LocalCa } from '../certs/local-ca.js';
 import { SniContexts } from '../certs/sni.js';
 import type { StateStore } from '../store/types.js';
@@ -85,6 +88,10 @@ export interface StartProxyOptions {
   readonly distances?: DistanceTable;
   /** Where the proxy's metrics are registered (the server's, shared with its other metrics); a new one if unset. */
   readonly registry?: Registry;
+  /** `[[statics]]` of registry images are read from this store's rootfs (`dir:` images need none). */
+  readonly images?: Pick<ImageStore, 'find' | 'rootfs'>;
+  /** Replaces the default statics seam (`imageStaticRoot(images)`). */
+  readonly staticRoot?: StaticRootResolver;
   /** Operator lines (listen addresses, listen failures, autostop actions). */
   readonly log: (level: 'info' | 'warn', msg: string) => void;
 }
@@ -128,6 +135,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     metrics,
     ...(secureAcceptor ? { secureAcceptor } : {}),
     upstreamPreamble: opts.upstreamPreamble ?? proxyProtoPreamble,
+    staticRoot: opts.staticRoot ?? imageStaticRoot(opts.images),
     onError: (err) => opts.log('warn', err.message),
   });
   const feeder = new RouteFeeder({
@@ -187,7 +195,7 @@ export type ServerProxyOptions = Pick<StartProxyOptions, 'httpAddr' | 'httpsAddr
  */
 export async function startServerProxy(
   opts: ServerProxyOptions | false | undefined,
-  deps: Pick<StartProxyOptions, 'store' | 'bus' | 'dataDir' | 'region' | 'registry'> & { print: (line: string) => void; warn: (line: string) => void; cleanups: Array<() => Promise<void> | void> },
+  deps: Pick<StartProxyOptions, 'store' | 'bus' | 'dataDir' | 'region' | 'registry' | 'images'> & { print: (line: string) => void; warn: (line: string) => void; cleanups: Array<() => Promise<void> | void> },
 ): Promise<RunningProxy | undefined> {
   if (opts === false) return undefined;
   const running = await startProxy({ ...deps, ...opts, log: (level, msg) => (level === 'info' ? deps.print(msg) : deps.warn(msg)) });

@@ -28,6 +28,14 @@ describe('GET /metrics', () => {
     await api.close();
   });
 
+  it('serves text that is rendered asynchronously (a prom-client registry)', async () => {
+    const api = buildApi({ store, bus, dataDir: dir, logger: false, metrics: () => Promise.resolve('hangar_machines 3\n') });
+    const res = await api.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.body, 'hangar_machines 3\n');
+    await api.close();
+  });
+
   it('is absent when nothing provides metrics', async () => {
     const api = buildApi({ store, bus, dataDir: dir, logger: false });
     assert.equal((await api.inject({ method: 'GET', url: '/metrics' })).statusCode, 404);

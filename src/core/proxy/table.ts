@@ -5,9 +5,10 @@
  */
 import type { AppRecord } from '../model.js';
 import type { MachineRecord } from '../machine/types.js';
-import type { MachineCheck, MachineService } from '../fly/machine-config.js';
+import type { MachineCheck, MachineService, MachineStatic } from '../fly/machine-config.js';
 import { serviceHealth } from '../checks/gate.js';
 import type { Backend, ConcurrencyType, Handler, ListenerSpec, Route, RouteTable, StoppedMachine } from './types.js';
+import { newerForStatics, routeStatics, type StaticsMachine } from './statics.js';
 
 /** Fly's defaults (fly.toml reference: `soft_limit` 20, no hard limit unless set). */
 export const DEFAULT_SOFT_LIMIT = 20;
@@ -27,7 +28,10 @@ export interface RouteTableOptions {
 
 /** The only machine fields the table reads (the feeder compares these to skip no-op rebuilds). */
 export type RouteMachine = Pick<MachineRecord, 'id' | 'app' | 'region' | 'state' | 'cordoned' | 'checks' | 'routing'> & {
-  config: { services?: MachineService[] | undefined; checks?: Record<string, MachineCheck> | undefined };
+  config: { services?: MachineService[] | undefined; checks?: Record<string, MachineCheck> | undefined; image?: string | undefined; statics?: MachineStatic[] | undefined };
+  /** For `[[statics]]` (statics.ts): the newest version's statics apply, read from its image. */
+  instance_id?: string | undefined;
+  image_ref?: { digest: string } | null | undefined;
 };
 
 /** Default listen address of a non-HTTP public port: itself from 1024 up, else 10000 + port. */
@@ -68,6 +72,8 @@ interface Building {
   autostart: boolean;
   pristine: boolean;
   forceHttps: boolean;
+  /** The newest machine of the service: its `[[statics]]` apply to the route. */
+  staticsFrom: StaticsMachine | undefined;
 }
 
 const STOPPED = new Set(['stopped', 'suspended', 'created']);
@@ -114,9 +120,11 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
               autostart: svc.autostart !== false,
               pristine: p.http_options?.response?.pristine === true,
               forceHttps: p.force_https === true,
+              staticsFrom: undefined,
             };
             byAppPort.set(key, b);
           }
+          if (handler === 'http' && newerForStatics(m, b.staticsFrom)) b.staticsFrom = m;
           const listening = m.routing?.ports[String(svc.internal_port)];
           if (routable && m.routing && listening !== undefined && serviceRoutable(m, svc.internal_port)) {
             const type: ConcurrencyType = svc.concurrency?.type === 'requests' ? 'requests' : 'connections';
@@ -140,8 +148,9 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
   }
   const hosts = new Map<number, Map<string, Route>>([[80, new Map()], [443, new Map()]]);
   const ports = new Map<number, Route>();
-  for (const b of byAppPort.values()) {
-    const route: Route = b;
+  for (const { staticsFrom, ...b } of byAppPort.values()) {
+    const statics = routeStatics(staticsFrom);
+    const route: Route = statics ? { ...b, statics } : b;
     if (b.publicPort === 80 || b.publicPort === 443) {
       hosts.get(b.publicPort)!.set(`${b.app}.${base}`, route);
     } else if (ports.has(b.publicPort)) {

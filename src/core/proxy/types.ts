@@ -1,3 +1,5 @@
+import type { RouteStatics } from './statics.js';
+
 /**
  * The edge proxy's route table: plain data built by `buildRouteTable` (table.ts) from apps and
  * machines, read by the proxy's I/O side (src/proxy) on every connection or request
@@ -53,6 +55,8 @@ export interface Route {
   /** `http_options.response.pristine`: no `Via` / `Fly-Request-Id` on responses. */
   readonly pristine: boolean;
   readonly forceHttps: boolean;
+  /** `[[statics]]` the proxy serves itself from the image (statics.ts); HTTP routes only. */
+  readonly statics?: RouteStatics;
 }
 
 /** A listener the proxy keeps open, derived from the table. */
