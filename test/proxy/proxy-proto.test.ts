@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { encodeProxyV1, encodeProxyV2, parseProxyHeader, ProxyHeaderError, proxyProtoVersion } from '../../src/core/proxy/proxy-proto.js';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
-import type { Route, RouteTable } from '../../src/core/proxy/types.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { proxyProtoPreamble } from '../../src/proxy/proxy-proto.js';
 import { portOptionsFrom } from '../../src/proxy/tls/port-options.js';
@@ -51,15 +50,6 @@ describe('PROXY header encoding', () => {
   });
 });
 
-/** The route table with each route's port options, as the table is meant to carry them. */
-function withOptions(table: RouteTable, machines: RouteMachine[]): RouteTable {
-  const ext = (r: Route): Route => {
-    const port = machines.flatMap((m) => m.config.services ?? []).flatMap((s) => s.ports ?? []).find((p) => p.port === r.publicPort)!;
-    return { ...r, options: portOptionsFrom(port).options } as Route;
-  };
-  return { ...table, ports: new Map([...table.ports].map(([k, r]) => [k, ext(r)])), hosts: new Map([...table.hosts].map(([k, m]) => [k, new Map([...m].map(([h, r]) => [h, ext(r)]))])) };
-}
-
 describe('PROXY v2 through the proxy', () => {
   let app: Server;
   let proxy: ProxyServer;
@@ -86,7 +76,7 @@ describe('PROXY v2 through the proxy', () => {
     };
     proxy = new ProxyServer({ region: 'tst', upstreamPreamble: proxyProtoPreamble });
     const table = buildRouteTable([{ name: 'db' }], [machine], { httpAddr: '127.0.0.1:0', httpsAddr: null, portMap: { '15432': '127.0.0.1:0' } });
-    await proxy.setTable(withOptions(table, [machine]));
+    await proxy.setTable(table);
     await proxy.start();
     const port = proxy.addresses().find((a) => a.spec.publicPort === 15432)!.port;
     const reply = await new Promise<string>((resolve, reject) => {

@@ -3,6 +3,7 @@
  * machines, read by the proxy's I/O side (src/proxy) on every connection or request
  * (ARCHITECTURE.md "Edge proxy", reference §1c). Nothing here holds sockets or timers.
  */
+import type { PortOptions } from './port-options.js';
 
 /** How a service's load is counted (reference §1c, `concurrency.type`). */
 export type ConcurrencyType = 'connections' | 'requests';
@@ -53,6 +54,8 @@ export interface Route {
   /** `http_options.response.pristine`: no `Via` / `Fly-Request-Id` on responses. */
   readonly pristine: boolean;
   readonly forceHttps: boolean;
+  /** The port's `tls_options`, `http_options`, `proxy_proto_options` (port-options.ts). */
+  readonly options: PortOptions;
 }
 
 /** A listener the proxy keeps open, derived from the table. */
