@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { pick, type PickRequest, type PickResult } from '../core/proxy/balance.js';
 import { connectionHeaderBlock, forwardedForLine, forwardedPortLine, parseRegionList } from '../core/proxy/headers.js';
 import { routeForHost, routeForPort } from '../core/proxy/table.js';
+import { headerRewrite, type CompiledResponseOptions } from '../core/proxy/response-options.js';
 import type { Backend, ListenerSpec, Route } from '../core/proxy/types.js';
 import { routeKey, type ClientInfo, type ProxyContext } from './context.js';
 import { ChunkedScanner, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, requestTarget, type RequestHead } from './http-parse.js';
@@ -363,6 +364,11 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
 
   writeResponseLines(out: Buffer, o: number): number {
     return this.ctx.writeResponseLines(out, o);
+  }
+
+  /** ResponseOwner: the route's `http_options.response.headers` (null: today's no-decode path). */
+  responseRewrite(): CompiledResponseOptions | null {
+    return headerRewrite(this.route!.options.response);
   }
 
   /** ResponseOwner: the response is complete: hand the upstream back, count the request out, go on. */

@@ -103,7 +103,10 @@ describe('TLS and HTTP/2 front', () => {
     assert.match(out, /^HTTP\/1\.1 200/);
     assert.match(out, /"proto":"https"/);
     assert.match(out, /"ip":"127.0.0.1"/);
-    // response options are applied once the HTTP/1.1 path calls response-options.ts (seam pending)
+    // http_options.response.headers of web's 443 port: one removed, one added
+    const head = out.slice(0, out.indexOf('\r\n\r\n')).toLowerCase();
+    assert.doesNotMatch(head, /x-powered-by/);
+    assert.match(head, /\r\nx-frame-options: deny(\r\n|$)/);
   });
 
   it('speaks HTTP/2 to the client: GET and POST with bodies to an HTTP/1.1 machine', async () => {
@@ -113,7 +116,11 @@ describe('TLS and HTTP/2 front', () => {
         const req = session.request({ ':method': method, ':path': path });
         let status = 0;
         let text = '';
-        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          assert.equal(h['x-frame-options'], 'DENY');
+          assert.equal(h['x-powered-by'], undefined);
+        });
         req.on('data', (d: Buffer) => (text += d));
         req.on('end', () => resolve({ status, body: text }));
         req.on('error', reject);

@@ -70,6 +70,11 @@ export function compileResponseOptions(input: ResponseOptionsInput | undefined):
   return { options: { add, drop, pristine }, problems };
 }
 
+/** The options when they change headers, else `null` (a pristine-only route rewrites nothing). */
+export function headerRewrite(o: CompiledResponseOptions | null | undefined): CompiledResponseOptions | null {
+  return o && (o.add.length > 0 || o.drop.size > 0) ? o : null;
+}
+
 /**
  * Rewrites an HTTP/1.1 response head: `head` is the status line and header lines, each ending
  * in CRLF, without the final empty line. Lines whose name is dropped go; added lines follow the
