@@ -63,6 +63,8 @@ export interface ProxyContext {
   readonly metrics: MetricsSink;
   /** How long a request held for an autostart waits for its machine (ms). */
   readonly autostartWaitMs: number;
+  /** A client connection with no bytes either way for this long is closed, unless its route sets `idle_timeout` (ms). */
+  readonly idleTimeoutMs: number;
   /** See `UpstreamPreamble`; undefined when no PROXY protocol module is plugged in. */
   readonly upstreamPreamble: UpstreamPreamble | undefined;
   table(): RouteTable;

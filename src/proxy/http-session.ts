@@ -73,6 +73,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   private paused = false;
   private t0 = 0;
   private bytesIn = 0;
+  /** The idle timeout the client socket runs with (the proxy's, then the route's `idle_timeout`). */
+  private idleMs: number;
 
   constructor(readonly client: Socket, private readonly ctx: ProxyContext, private readonly spec: ListenerSpec, info?: ClientInfo) {
     client.setNoDelay(true);
@@ -87,6 +89,9 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     client.on('error', () => undefined);
     client.on('close', () => this.onClientClose());
     client.on('drain', () => this.up?.sock.resume());
+    this.idleMs = ctx.idleTimeoutMs;
+    // Node refreshes a socket's timeout on every read and write: "idle" is no bytes either way.
+    client.setTimeout(this.idleMs, () => this.client.destroy());
   }
 
   get headRequest(): boolean {
@@ -162,6 +167,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       return;
     }
     this.route = route;
+    const idle = route.options.idleTimeoutMs ?? this.ctx.idleTimeoutMs;
+    if (idle !== this.idleMs) this.client.setTimeout((this.idleMs = idle));
     if (route.forceHttps && this.proto === 'http') {
       const host = head.host.replace(/:\d+$/, '');
       this.respond(301, '', `Location: https://${host}${requestTarget(buf, head)}\r\n`);

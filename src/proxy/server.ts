@@ -20,6 +20,13 @@ import { UpstreamPool } from './pool.js';
 import { RouteQueues } from './queue.js';
 import { handleTcp } from './tcp.js';
 
+/**
+ * How long an HTTP client connection may go without a byte either way before the proxy closes
+ * it, when its port sets no `http_options.idle_timeout`: 60 s, Fly's documented proxy default
+ * (a WebSocket or long poll needs traffic, e.g. pings, within that time).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
 export interface ProxyServerOptions {
   /** The proxy's region: `Fly-Region`, request ids, distance 0 (default `local`). */
   region?: string;
@@ -37,6 +44,11 @@ export interface ProxyServerOptions {
   starter?: MachineStarter;
   /** How long a request waits for an autostarted machine (default 20000 ms). */
   autostartWaitMs?: number;
+  /**
+   * HTTP client connections with no bytes either way for this long are closed (default
+   * `DEFAULT_IDLE_TIMEOUT_MS`); a port's `http_options.idle_timeout` overrides it per route.
+   */
+  idleTimeoutMs?: number;
   /** Counters shared with the autostop loop and `/metrics` (default: a new one). */
   metrics?: ProxyMetrics;
   /** TLS seam (context.ts): without one, `https` listeners stay closed. */
@@ -57,6 +69,7 @@ export class ProxyServer implements ProxyContext {
   readonly hooks: ProxyHooks;
   readonly metrics: ProxyMetrics;
   readonly autostartWaitMs: number;
+  readonly idleTimeoutMs: number;
   readonly upstreamPreamble: UpstreamPreamble | undefined;
   readonly autostarter: Autostarter;
   private readonly secureAcceptor: SecureAcceptor | undefined;
@@ -80,6 +93,7 @@ export class ProxyServer implements ProxyContext {
     this.hooks = opts.hooks ?? {};
     this.metrics = opts.metrics ?? new ProxyMetrics();
     this.autostartWaitMs = opts.autostartWaitMs ?? 20_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.upstreamPreamble = opts.upstreamPreamble;
     this.secureAcceptor = opts.secureAcceptor;
     this.idSuffix = `-${this.region}\r\n${VIA}`;
