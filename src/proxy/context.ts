@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { BalanceOptions } from '../core/proxy/balance.js';
 import type { Backend, ListenerSpec, Route, RouteTable } from '../core/proxy/types.js';
+import type { H2cSessions } from './h2c-upstream.js';
 import type { UpstreamPool } from './pool.js';
 import type { RouteQueues } from './queue.js';
 
@@ -56,6 +57,8 @@ export interface MetricsSink {
 export interface ProxyContext {
   readonly region: string;
   readonly pool: UpstreamPool;
+  /** h2c sessions to machines of `h2_backend` routes. */
+  readonly h2c: H2cSessions;
   readonly queues: RouteQueues;
   readonly balance: BalanceOptions;
   readonly load: Map<string, number>;

@@ -21,6 +21,7 @@ import { ChunkedScanner, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, 
 import { HttpResponse, type ResponseOwner } from './http-response.js';
 import { proxyAnswer } from './http-answer.js';
 import { writeUpstreamHead } from './http-request-write.js';
+import { needsOwnUpstream, OwnUpstreams } from './own-upstreams.js';
 import type { Upstream, UpstreamOwner } from './pool.js';
 import type { Waiter } from './queue.js';
 
@@ -73,6 +74,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   private paused = false;
   private t0 = 0;
   private bytesIn = 0;
+  /** Connections of this client's own (`proxy_proto`, `h2_backend` routes); made on first need. */
+  private own: OwnUpstreams | null = null;
   /** The idle timeout the client socket runs with (the proxy's, then the route's `idle_timeout`). */
   private idleMs: number;
 
@@ -222,7 +225,14 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       if (!head.hasForwardedPort) lines += forwardedPortLine(this.spec.publicPort);
       if (preferredUnavailable) lines += 'Fly-Preferred-Instance-Unavailable: true\r\n';
     }
-    this.send(this.ctx.pool.acquireFor(backend), lines);
+    this.send(this.upstreamFor(route, backend, false), lines);
+  }
+
+  /** A pooled connection, or for `proxy_proto`/`h2_backend` routes one of this client's own. */
+  private upstreamFor(route: Route, backend: Backend, fresh: boolean): Upstream {
+    if (!needsOwnUpstream(route, this.ctx)) return this.ctx.pool.acquireFor(backend, fresh);
+    this.own ??= new OwnUpstreams(this.ctx, { ip: this.clientIp, port: this.client.remotePort ?? 0, localIp: (this.client.localAddress ?? '').replace(/^::ffff:/, ''), localPort: this.client.localPort ?? 0 });
+    return this.own.acquire(route, backend, fresh);
   }
 
   /** Waits in the route's queue: for a slot below a hard limit, or for an autostarted machine. */
@@ -381,8 +391,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   /** ResponseOwner: the response is complete: hand the upstream back, count the request out, go on. */
   responseDone(up: Upstream, reusable: boolean, closeClient: boolean, status: number, bytes: number): void {
     this.up = null;
-    if (reusable && this.phase === Phase.Wait) this.ctx.pool.release(up);
-    else up.destroy();
+    if (!reusable || this.phase !== Phase.Wait) up.destroy();
+    else if (!this.own?.release(up)) this.ctx.pool.release(up);
     if (this.phase === Phase.Body || closeClient) this.closeAfter = true; // answered before the body finished
     this.finishRequest(status, bytes);
     if (this.closeAfter) {
@@ -470,7 +480,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
 
   private resend(b: Backend, replay: Buffer): void {
     if (this.phase !== Phase.Wait || this.backend !== b) return;
-    const fresh = this.ctx.pool.acquireFor(b, true);
+    const fresh = this.upstreamFor(this.route!, b, true);
     fresh.uses = 1;
     this.up = fresh;
     fresh.owner = this.res;
@@ -505,6 +515,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     this.ctx.metrics.connectionClosed(this.spec.publicPort);
     if (wasQueued && this.route) this.ctx.queues.remove(routeKey(this.route), this);
     this.abortUpstream();
+    this.own?.close();
     this.finishRequest(499, 0);
     if (this.pinned) {
       this.ctx.dropLoad(this.pinned, this.pinnedRoute!);

@@ -13,6 +13,7 @@ import { buildRouteTable, routeForPort } from '../core/proxy/table.js';
 import type { Backend, ListenerSpec, Route, RouteTable } from '../core/proxy/types.js';
 import { Autostarter, type MachineStarter } from './autostart.js';
 import { routeKey, type ClientInfo, type ProxyContext, type ProxyHooks, type SecureAcceptor, type UpstreamPreamble } from './context.js';
+import { H2cSessions } from './h2c-upstream.js';
 import { HttpSession } from './http-session.js';
 import { ProxyMetrics } from './metrics.js';
 import { ListenerManager } from './listeners.js';
@@ -63,6 +64,7 @@ export interface ProxyServerOptions {
 export class ProxyServer implements ProxyContext {
   readonly region: string;
   readonly pool: UpstreamPool;
+  readonly h2c: H2cSessions;
   readonly queues: RouteQueues;
   readonly balance: BalanceOptions;
   readonly load = new Map<string, number>();
@@ -88,6 +90,7 @@ export class ProxyServer implements ProxyContext {
     this.region = opts.region ?? 'local';
     this.baseDomain = (opts.baseDomain ?? 'localhost').toLowerCase();
     this.pool = new UpstreamPool(opts.upstreamIdleMs ?? 4000);
+    this.h2c = new H2cSessions();
     this.queues = new RouteQueues(opts.queueLength ?? 256, opts.queueWaitMs ?? 5000);
     this.balance = { region: this.region, distances: opts.distances, autostart: opts.starter !== undefined, ...(opts.random ? { random: opts.random } : {}) };
     this.hooks = opts.hooks ?? {};
@@ -146,6 +149,7 @@ export class ProxyServer implements ProxyContext {
     this.queues.close();
     await this.listeners.close();
     this.pool.close();
+    this.h2c.close();
   }
 
   table(): RouteTable {

@@ -50,7 +50,7 @@ describe('TLS and HTTP/2 front', () => {
       api: [{ port: 80, handlers: ['http'] }, { port: 443, handlers: ['tls', 'http'], tls_options: { alpn: ['http/1.1'], default_self_signed: true } }],
     };
     const certs = new SniContexts(ca);
-    const h2 = new H2Front({ routeFor: (spec, authority) => front.routeFor(spec, authority) });
+    const h2 = new H2Front();
     const front: TlsFront = new TlsFront({ table: () => proxy.table(), certs, h2 });
     proxy = new ProxyServer({ region: 'tst', secureAcceptor: front });
     const table = buildRouteTable([{ name: 'web' }, { name: 'api' }], [machine('m1', 'web', a.port, ports.web!), machine('m2', 'api', b.port, ports.api!)], { httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0' });
