@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { BalanceOptions } from '../core/proxy/balance.js';
 import type { Backend, ListenerSpec, Route, RouteTable } from '../core/proxy/types.js';
+import type { H2cSessions } from './h2c-upstream.js';
 import type { UpstreamPool } from './pool.js';
 import type { RouteQueues } from './queue.js';
 import type { StaticFiles } from './statics.js';
@@ -59,6 +60,8 @@ export interface MetricsSink {
 export interface ProxyContext {
   readonly region: string;
   readonly pool: UpstreamPool;
+  /** h2c sessions to machines of `h2_backend` routes. */
+  readonly h2c: H2cSessions;
   readonly queues: RouteQueues;
   readonly balance: BalanceOptions;
   readonly load: Map<string, number>;
@@ -66,6 +69,8 @@ export interface ProxyContext {
   readonly metrics: MetricsSink;
   /** How long a request held for an autostart waits for its machine (ms). */
   readonly autostartWaitMs: number;
+  /** A client connection with no bytes either way for this long is closed, unless its route sets `idle_timeout` (ms). */
+  readonly idleTimeoutMs: number;
   /** See `UpstreamPreamble`; undefined when no PROXY protocol module is plugged in. */
   readonly upstreamPreamble: UpstreamPreamble | undefined;
   /** `[[statics]]` served from images (statics.ts); undefined without a `staticRoot` seam. */

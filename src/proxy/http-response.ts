@@ -6,9 +6,11 @@
  *
  * Speed (bench/proxy): the head is never decoded; the head, the added lines and the body bytes
  * that arrived with it go to the client as one Buffer in one `write` (one syscall per response
- * for the common small response), and later body bytes are written as they come.
+ * for the common small response), and later body bytes are written as they come. Only a route
+ * with `http_options.response.headers` has its final response heads decoded and rewritten.
  */
 import type { Socket } from 'node:net';
+import { rewriteResponseHead, type CompiledResponseOptions } from '../core/proxy/response-options.js';
 import { ChunkedScanner, HEAD_END, MAX_HEAD_BYTES, parseResponseHead } from './http-parse.js';
 import type { Upstream, UpstreamOwner } from './pool.js';
 import { REPLAY_JSON_MAX_BYTES } from '../core/proxy/replay.js';
@@ -27,6 +29,8 @@ export interface ResponseOwner {
   responseLinesLength(): number;
   /** Writes those lines at `out[o]`; returns their length. */
   writeResponseLines(out: Buffer, o: number): number;
+  /** `http_options.response.headers` of the route, or `null` when they change nothing. */
+  responseRewrite(): CompiledResponseOptions | null;
   /**
    * The response ended at a message boundary; `reusable` when the upstream may be pooled,
    * `closeClient` when the client connection must close after it.
@@ -117,16 +121,23 @@ export class HttpResponse implements UpstreamOwner {
     }
     const client = this.owner.client;
     const lines = this.owner.responseLinesLength();
-    const headLen = idx + 2;
+    let headLen = idx + 2;
     if (res.status < 200 && res.status !== 101) {
       // 100 Continue / 103 Early Hints: pass on and wait for the final response.
-      this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
+      this.bytes += this.writeHead(client, buf, headLen, lines, buf, end, end);
       if (end < buf.length) this.head(up, buf.subarray(end));
       return;
     }
+    let headBuf = buf;
+    const rewrite = this.owner.responseRewrite();
+    if (rewrite) {
+      // Framing headers are not configurable (response-options.ts), so `res` still describes it.
+      headBuf = Buffer.from(rewriteResponseHead(buf.toString('latin1', 0, headLen), rewrite), 'latin1');
+      headLen = headBuf.length;
+    }
     this.status = res.status;
     if (res.status === 101 && this.owner.upgradeRequest) {
-      this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
+      this.bytes += this.writeHead(client, headBuf, headLen, lines, buf, end, end);
       this.owner.tunnel(up, end < buf.length ? buf.subarray(end) : null);
       return;
     }
@@ -140,7 +151,7 @@ export class HttpResponse implements UpstreamOwner {
       this.replayLen = 0;
     }
     if (this.owner.headRequest || res.status === 204 || res.status === 304 || (res.contentLength === 0 && !res.chunked)) {
-      this.bytes += this.writeHead(client, buf, headLen, lines, end, end);
+      this.bytes += this.writeHead(client, headBuf, headLen, lines, buf, end, end);
       this.finish(up, end < buf.length);
       return;
     }
@@ -166,17 +177,17 @@ export class HttpResponse implements UpstreamOwner {
       this.closeClient = true;
     }
     this.inBody = !done;
-    const ok = this.writeHead(client, buf, headLen, lines, end, bodyEnd);
+    const ok = this.writeHead(client, headBuf, headLen, lines, buf, end, bodyEnd);
     this.bytes += ok;
     if (done) this.finish(up, bodyEnd < buf.length);
     else if (client.writableNeedDrain) up.sock.pause();
   }
 
   /**
-   * Writes `buf[0, headLen)` + the added lines (`lines` bytes) + CRLF + `buf[bodyStart, bodyEnd)`:
+   * Writes `head[0, headLen)` + the added lines (`lines` bytes) + CRLF + `buf[bodyStart, bodyEnd)`:
    * one Buffer, one write, when small; returns the bytes written.
    */
-  private writeHead(client: Socket, buf: Buffer, headLen: number, lines: number, bodyStart: number, bodyEnd: number): number {
+  private writeHead(client: Socket, head: Buffer, headLen: number, lines: number, buf: Buffer, bodyStart: number, bodyEnd: number): number {
     if (this.replayHead !== null) {
       this.keepReplayBody(buf, bodyStart, bodyEnd);
       return 0;
@@ -184,7 +195,7 @@ export class HttpResponse implements UpstreamOwner {
     const bodyLen = bodyEnd - bodyStart;
     const inline = headLen + lines + 2 + bodyLen <= COALESCE_MAX ? bodyLen : 0;
     const out = Buffer.allocUnsafe(headLen + lines + 2 + inline);
-    buf.copy(out, 0, 0, headLen);
+    head.copy(out, 0, 0, headLen);
     let o = headLen;
     if (lines > 0) o += this.owner.writeResponseLines(out, o);
     out[o++] = 13;

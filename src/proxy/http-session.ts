@@ -16,12 +16,14 @@ import { connectionHeaderBlock, forwardedForLine, forwardedPortLine, parseRegion
 import { regionRouting } from '../core/proxy/region.js';
 import { routeForHost, routeForPort } from '../core/proxy/table.js';
 import { matchStatic } from '../core/proxy/statics.js';
+import { headerRewrite, type CompiledResponseOptions } from '../core/proxy/response-options.js';
 import type { Backend, ListenerSpec, Route } from '../core/proxy/types.js';
 import { routeKey, type ClientInfo, type ProxyContext } from './context.js';
 import { ChunkedScanner, forwardedHead, HEAD_END, HeadError, MAX_HEAD_BYTES, parseRequestHead, requestTarget, type RequestHead } from './http-parse.js';
 import { HttpResponse, type ResponseOwner } from './http-response.js';
 import { proxyAnswer } from './http-answer.js';
 import { writeUpstreamHead } from './http-request-write.js';
+import { needsOwnUpstream, OwnUpstreams } from './own-upstreams.js';
 import type { Upstream, UpstreamOwner } from './pool.js';
 import type { Waiter } from './queue.js';
 import { REPLAY_MAX_BYTES, type ReplayFailure } from '../core/proxy/replay.js';
@@ -93,6 +95,10 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   private rp: Replay | null = null;
   /** The app asked for a replay before the request body was all in: replayed once it is. */
   private rpWaitsForBody = false;
+  /** Connections of this client's own (`proxy_proto`, `h2_backend` routes); made on first need. */
+  private own: OwnUpstreams | null = null;
+  /** The idle timeout the client socket runs with (the proxy's, then the route's `idle_timeout`). */
+  private idleMs: number;
 
   constructor(readonly client: Socket, private readonly ctx: ProxyContext, private readonly spec: ListenerSpec, info?: ClientInfo) {
     client.setNoDelay(true);
@@ -107,6 +113,9 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     client.on('error', () => undefined);
     client.on('close', () => this.onClientClose());
     client.on('drain', () => this.up?.sock.resume());
+    this.idleMs = ctx.idleTimeoutMs;
+    // Node refreshes a socket's timeout on every read and write: "idle" is no bytes either way.
+    client.setTimeout(this.idleMs, () => this.client.destroy());
   }
 
   get headRequest(): boolean {
@@ -182,6 +191,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       return;
     }
     this.route = route;
+    const idle = route.options.idleTimeoutMs ?? this.ctx.idleTimeoutMs;
+    if (idle !== this.idleMs) this.client.setTimeout((this.idleMs = idle));
     if (route.forceHttps && this.proto === 'http') {
       const host = head.host.replace(/:\d+$/, '');
       this.respond(301, '', `Location: https://${host}${requestTarget(buf, head)}\r\n`);
@@ -281,8 +292,16 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       if (!head.hasForwardedPort) lines += forwardedPortLine(this.spec.publicPort);
       if (preferredUnavailable) lines += 'Fly-Preferred-Instance-Unavailable: true\r\n';
     }
-    if (this.rp) this.sendReplay(this.ctx.pool.acquireFor(backend), lines, this.rp);
-    else this.send(this.ctx.pool.acquireFor(backend), lines);
+    const up = this.upstreamFor(route, backend, false);
+    if (this.rp) this.sendReplay(up, lines, this.rp);
+    else this.send(up, lines);
+  }
+
+  /** A pooled connection, or for `proxy_proto`/`h2_backend` routes one of this client's own. */
+  private upstreamFor(route: Route, backend: Backend, fresh: boolean): Upstream {
+    if (!needsOwnUpstream(route, this.ctx)) return this.ctx.pool.acquireFor(backend, fresh);
+    this.own ??= new OwnUpstreams(this.ctx, { ip: this.clientIp, port: this.client.remotePort ?? 0, localIp: (this.client.localAddress ?? '').replace(/^::ffff:/, ''), localPort: this.client.localPort ?? 0 });
+    return this.own.acquire(route, backend, fresh);
   }
 
   /** Waits in the route's queue: for a slot below a hard limit, or for an autostarted machine. */
@@ -454,12 +473,17 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     return this.ctx.writeResponseLines(out, o);
   }
 
+  /** ResponseOwner: the route's `http_options.response.headers` (null: today's no-decode path). */
+  responseRewrite(): CompiledResponseOptions | null {
+    return headerRewrite(this.route!.options.response);
+  }
+
   /** ResponseOwner: the response is complete: hand the upstream back, count the request out, go on. */
   responseDone(up: Upstream, reusable: boolean, closeClient: boolean, status: number, bytes: number): void {
     this.up = null;
     this.endReplay();
-    if (reusable && this.phase === Phase.Wait) this.ctx.pool.release(up);
-    else up.destroy();
+    if (!reusable || this.phase !== Phase.Wait) up.destroy();
+    else if (!this.own?.release(up)) this.ctx.pool.release(up);
     if (this.phase === Phase.Body || closeClient) this.closeAfter = true; // answered before the body finished
     this.finishRequest(status, bytes);
     if (this.closeAfter) {
@@ -554,7 +578,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
 
   private resend(b: Backend, replay: Buffer): void {
     if (this.phase !== Phase.Wait || this.backend !== b || this.up !== null) return;
-    const fresh = this.ctx.pool.acquireFor(b, true);
+    const fresh = this.upstreamFor(this.route!, b, true);
     fresh.uses = 1;
     this.up = fresh;
     fresh.owner = this.res;
@@ -578,8 +602,8 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
   replayResponse(up: Upstream, reusable: boolean, status: number, head: Buffer, body: Buffer | null): void {
     this.up = null;
     const bodyDone = this.phase !== Phase.Body;
-    if (reusable && bodyDone) this.ctx.pool.release(up);
-    else up.destroy();
+    if (!reusable || !bodyDone) up.destroy();
+    else if (!this.own?.release(up)) this.ctx.pool.release(up);
     const b = this.backend!;
     const route = this.route!;
     const req = this.req!;
@@ -693,6 +717,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     this.ctx.metrics.connectionClosed(this.spec.publicPort);
     if (wasQueued && this.route) this.ctx.queues.remove(routeKey(this.route), this);
     this.abortUpstream();
+    this.own?.close();
     this.finishRequest(499, 0);
     if (this.pinned) {
       this.ctx.dropLoad(this.pinned, this.pinnedRoute!);

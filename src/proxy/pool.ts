@@ -7,6 +7,9 @@
  */
 import { connect, type Socket } from 'node:net';
 
+/** The key of connections that are never pooled (no idle list has it). */
+const UNPOOLED = '';
+
 /** Whoever is using an upstream connection receives its bytes and its end. */
 export interface UpstreamOwner {
   onUpstreamData(up: Upstream, data: Buffer): void;
@@ -84,9 +87,29 @@ export class UpstreamPool {
     return new Upstream(connect({ host: address, port }), key, this);
   }
 
+  /**
+   * A new connection that never joins the idle lists (own-upstreams.ts keeps it for one client),
+   * with `preamble` (a PROXY header) queued as its first bytes.
+   */
+  dedicated(b: { readonly address: string; readonly port: number }, preamble?: Buffer): Upstream {
+    const sock = connect({ host: b.address, port: b.port });
+    if (preamble) sock.write(preamble);
+    return this.adopt(sock);
+  }
+
+  /** Wraps a socket-shaped duplex (an h2c virtual connection) as a never-pooled `Upstream`. */
+  adopt(sock: Socket): Upstream {
+    this.opened += 1;
+    return new Upstream(sock, UNPOOLED, this);
+  }
+
   /** Puts a connection whose response ended cleanly back for reuse. */
   release(up: Upstream): void {
     up.owner = null;
+    if (up.key === UNPOOLED) {
+      up.destroy();
+      return;
+    }
     if (up.closed) return;
     let list = this.idle.get(up.key);
     if (!list) this.idle.set(up.key, (list = []));

@@ -13,6 +13,7 @@ import { buildRouteTable, routeForPort } from '../core/proxy/table.js';
 import type { Backend, ListenerSpec, Route, RouteTable } from '../core/proxy/types.js';
 import { Autostarter, type MachineStarter } from './autostart.js';
 import { routeKey, type ClientInfo, type ProxyContext, type ProxyHooks, type SecureAcceptor, type UpstreamPreamble } from './context.js';
+import { H2cSessions } from './h2c-upstream.js';
 import { HttpSession } from './http-session.js';
 import { ProxyMetrics } from './metrics.js';
 import { ListenerManager } from './listeners.js';
@@ -20,6 +21,13 @@ import { UpstreamPool } from './pool.js';
 import { RouteQueues } from './queue.js';
 import { handleTcp } from './tcp.js';
 import { StaticFiles, type StaticRootResolver } from './statics.js';
+
+/**
+ * How long an HTTP client connection may go without a byte either way before the proxy closes
+ * it, when its port sets no `http_options.idle_timeout`: 60 s, Fly's documented proxy default
+ * (a WebSocket or long poll needs traffic, e.g. pings, within that time).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 export interface ProxyServerOptions {
   /** The proxy's region: `Fly-Region`, request ids, distance 0 (default `local`). */
@@ -38,6 +46,11 @@ export interface ProxyServerOptions {
   starter?: MachineStarter;
   /** How long a request waits for an autostarted machine (default 20000 ms). */
   autostartWaitMs?: number;
+  /**
+   * HTTP client connections with no bytes either way for this long are closed (default
+   * `DEFAULT_IDLE_TIMEOUT_MS`); a port's `http_options.idle_timeout` overrides it per route.
+   */
+  idleTimeoutMs?: number;
   /** Counters shared with the autostop loop and `/metrics` (default: a new one). */
   metrics?: ProxyMetrics;
   /** TLS seam (context.ts): without one, `https` listeners stay closed. */
@@ -54,12 +67,14 @@ export interface ProxyServerOptions {
 export class ProxyServer implements ProxyContext {
   readonly region: string;
   readonly pool: UpstreamPool;
+  readonly h2c: H2cSessions;
   readonly queues: RouteQueues;
   readonly balance: BalanceOptions;
   readonly load = new Map<string, number>();
   readonly hooks: ProxyHooks;
   readonly metrics: ProxyMetrics;
   readonly autostartWaitMs: number;
+  readonly idleTimeoutMs: number;
   readonly upstreamPreamble: UpstreamPreamble | undefined;
   readonly statics: StaticFiles | undefined;
   readonly autostarter: Autostarter;
@@ -79,11 +94,13 @@ export class ProxyServer implements ProxyContext {
     this.region = opts.region ?? 'local';
     this.baseDomain = (opts.baseDomain ?? 'localhost').toLowerCase();
     this.pool = new UpstreamPool(opts.upstreamIdleMs ?? 4000);
+    this.h2c = new H2cSessions();
     this.queues = new RouteQueues(opts.queueLength ?? 256, opts.queueWaitMs ?? 5000);
     this.balance = { region: this.region, distances: opts.distances, autostart: opts.starter !== undefined, ...(opts.random ? { random: opts.random } : {}) };
     this.hooks = opts.hooks ?? {};
     this.metrics = opts.metrics ?? new ProxyMetrics();
     this.autostartWaitMs = opts.autostartWaitMs ?? 20_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.upstreamPreamble = opts.upstreamPreamble;
     this.statics = opts.staticRoot ? new StaticFiles(opts.staticRoot) : undefined;
     this.secureAcceptor = opts.secureAcceptor;
@@ -137,6 +154,7 @@ export class ProxyServer implements ProxyContext {
     this.queues.close();
     await this.listeners.close();
     this.pool.close();
+    this.h2c.close();
   }
 
   table(): RouteTable {

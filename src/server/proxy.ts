@@ -117,7 +117,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   let tlsFront: TlsFront | undefined;
   if (!opts.secureAcceptor && opts.httpsAddr !== null) {
     const certs = new SniContexts(await LocalCa.open(opts.dataDir));
-    const h2 = new H2Front({ routeFor: (spec, authority) => tlsFront?.routeFor(spec, authority) });
+    const h2 = new H2Front();
     tlsFront = new TlsFront({
       table: () => proxy.table(),
       baseDomain,

@@ -1,9 +1,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
-import { encodeProxyV1, encodeProxyV2, parseProxyHeader, ProxyHeaderError, proxyProtoVersion } from '../../src/core/proxy/proxy-proto.js';
+import { createServer as createHttpServer } from 'node:http';
+import { encodeProxyV1, encodeProxyV2, parseProxyHeader, ProxyHeaderError, proxyProtoVersion, type ParsedProxyHeader } from '../../src/core/proxy/proxy-proto.js';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
-import type { Route, RouteTable } from '../../src/core/proxy/types.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { proxyProtoPreamble } from '../../src/proxy/proxy-proto.js';
 import { portOptionsFrom } from '../../src/proxy/tls/port-options.js';
@@ -51,15 +51,6 @@ describe('PROXY header encoding', () => {
   });
 });
 
-/** The route table with each route's port options, as the table is meant to carry them. */
-function withOptions(table: RouteTable, machines: RouteMachine[]): RouteTable {
-  const ext = (r: Route): Route => {
-    const port = machines.flatMap((m) => m.config.services ?? []).flatMap((s) => s.ports ?? []).find((p) => p.port === r.publicPort)!;
-    return { ...r, options: portOptionsFrom(port).options } as Route;
-  };
-  return { ...table, ports: new Map([...table.ports].map(([k, r]) => [k, ext(r)])), hosts: new Map([...table.hosts].map(([k, m]) => [k, new Map([...m].map(([h, r]) => [h, ext(r)]))])) };
-}
-
 describe('PROXY v2 through the proxy', () => {
   let app: Server;
   let proxy: ProxyServer;
@@ -86,7 +77,7 @@ describe('PROXY v2 through the proxy', () => {
     };
     proxy = new ProxyServer({ region: 'tst', upstreamPreamble: proxyProtoPreamble });
     const table = buildRouteTable([{ name: 'db' }], [machine], { httpAddr: '127.0.0.1:0', httpsAddr: null, portMap: { '15432': '127.0.0.1:0' } });
-    await proxy.setTable(withOptions(table, [machine]));
+    await proxy.setTable(table);
     await proxy.start();
     const port = proxy.addresses().find((a) => a.spec.publicPort === 15432)!.port;
     const reply = await new Promise<string>((resolve, reject) => {
@@ -102,5 +93,83 @@ describe('PROXY v2 through the proxy', () => {
     assert.deepEqual(h.src, { address: '127.0.0.1', port: local });
     assert.equal(h.dst.port, 15432);
     assert.equal(rest, 'hello');
+  });
+});
+
+describe('PROXY v1 on an http port', () => {
+  let app: Server | undefined;
+  let proxy: ProxyServer | undefined;
+  after(async () => {
+    await proxy?.close();
+    app?.close();
+  });
+
+  it('gives each client connection its own upstream connection, starting with that client’s header', async () => {
+    // The app: reads the PROXY header, then serves HTTP/1.1 on the rest of the connection.
+    const web = createHttpServer((req, res) => {
+      const h = (req.socket as typeof req.socket & { proxied?: ParsedProxyHeader }).proxied;
+      res.end(JSON.stringify({ src: h?.src, dst: h?.dst, version: h?.version, conn: (req.socket as typeof req.socket & { n?: number }).n, xff: req.headers['x-forwarded-for'] }));
+    });
+    let conns = 0;
+    app = createServer((s) => {
+      const n = ++conns;
+      let got = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        const h = parseProxyHeader(got);
+        if (!h) return;
+        s.off('data', onData);
+        Object.assign(s, { proxied: h, n });
+        s.unshift(got.subarray(h.length));
+        web.emit('connection', s);
+      };
+      s.on('data', onData);
+    });
+    await new Promise<void>((r) => app!.listen(0, '127.0.0.1', r));
+    const machine: RouteMachine = {
+      id: 'm1', app: 'web', region: 'local', state: 'started', cordoned: false, checks: [],
+      routing: { address: '127.0.0.1', ports: { '8080': (app.address() as AddressInfo).port } },
+      config: { services: [{ protocol: 'tcp', internal_port: 8080, concurrency: { type: 'requests', soft_limit: 20 }, ports: [{ port: 80, handlers: ['http', 'proxy_proto'] }] }] },
+    };
+    proxy = new ProxyServer({ region: 'tst', upstreamPreamble: proxyProtoPreamble });
+    await proxy.setTable(buildRouteTable([{ name: 'web' }], [machine], { httpAddr: '127.0.0.1:0', httpsAddr: null }));
+    await proxy.start();
+    const port = proxy.addresses().find((a) => a.spec.publicPort === 80)!.port;
+
+    /** Two keep-alive requests on one client connection; the replies and the client's port. */
+    const twoRequests = () =>
+      new Promise<{ replies: { src: { address: string; port: number }; dst: { port: number }; version: number; conn: number; xff: string }[]; local: number }>((resolve, reject) => {
+        const c = connect(port, '127.0.0.1');
+        let buf = '';
+        const replies: string[] = [];
+        const req = 'GET / HTTP/1.1\r\nHost: web.localhost\r\n\r\n';
+        c.on('data', (d) => {
+          buf += d.toString();
+          const m = /\r\n\r\n(\{.*\})$/.exec(buf);
+          if (!m) return;
+          replies.push(m[1]!);
+          buf = buf.slice(m.index + m[0].length);
+          if (replies.length === 1) c.write(req);
+          else {
+            const local = c.localPort!;
+            c.destroy();
+            resolve({ replies: replies.map((r) => JSON.parse(r)), local });
+          }
+        });
+        c.on('error', reject);
+        c.write(req);
+      });
+    const [a, b] = await Promise.all([twoRequests(), twoRequests()]);
+    for (const x of [a, b]) {
+      for (const r of x.replies) {
+        assert.equal(r.version, 1);
+        assert.deepEqual(r.src, { address: '127.0.0.1', port: x.local }, 'the header names this client');
+        assert.equal(r.dst.port, 80, 'the public port the client addressed');
+        assert.equal(r.xff, '127.0.0.1');
+      }
+      assert.equal(x.replies[0]!.conn, x.replies[1]!.conn, "a client's requests share its upstream connection");
+    }
+    assert.notEqual(a.replies[0]!.conn, b.replies[0]!.conn, 'clients never share one');
+    assert.equal(conns, 2);
   });
 });

@@ -224,7 +224,7 @@ test('statics over HTTP/2 (the h2 front bridges streams into the same session): 
   mkdirSync(join(img, 'pub'), { recursive: true });
   writeFileSync(join(img, 'pub', 'a.js'), 'console.log(1)\n');
   const ca = await LocalCa.open(join(tmp, 'ca'));
-  const h2 = new H2Front({ routeFor: (spec, authority) => front.routeFor(spec, authority) });
+  const h2 = new H2Front();
   const front: TlsFront = new TlsFront({ table: () => proxy.table(), certs: new SniContexts(ca), h2 });
   const proxy = new ProxyServer({ region: 'tst', secureAcceptor: front, staticRoot: imageStaticRoot(undefined) });
   closers.push(() => proxy.close());

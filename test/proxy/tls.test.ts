@@ -6,13 +6,11 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { connect as h2Connect } from 'node:http2';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
-import type { Route, RouteTable } from '../../src/core/proxy/types.js';
 import { LocalCa } from '../../src/certs/local-ca.js';
 import { SniContexts } from '../../src/certs/sni.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { TlsFront } from '../../src/proxy/tls/front.js';
 import { H2Front } from '../../src/proxy/h2/front.js';
-import { portOptionsFrom } from '../../src/proxy/tls/port-options.js';
 import type { MachinePort } from '../../src/core/fly/machine-config.js';
 import { httpUpstream, raw } from './helpers.js';
 
@@ -22,12 +20,6 @@ function machine(id: string, app: string, port: number, ports: MachinePort[]): R
     routing: { address: '127.0.0.1', ports: { '8080': port } },
     config: { services: [{ protocol: 'tcp', internal_port: 8080, ports, concurrency: { type: 'requests', soft_limit: 20 } }] },
   };
-}
-
-/** Routes with their port options, as the table is meant to carry them (`Route.options`). */
-function withOptions(table: RouteTable, ports: Record<string, MachinePort[]>): RouteTable {
-  const ext = (r: Route): Route => ({ ...r, options: portOptionsFrom(ports[r.app]!.find((p) => p.port === r.publicPort)!).options }) as Route;
-  return { ...table, ports: new Map([...table.ports].map(([k, r]) => [k, ext(r)])), hosts: new Map([...table.hosts].map(([k, m]) => [k, new Map([...m].map(([h, r]) => [h, ext(r)]))])) };
 }
 
 describe('TLS and HTTP/2 front', () => {
@@ -58,11 +50,11 @@ describe('TLS and HTTP/2 front', () => {
       api: [{ port: 80, handlers: ['http'] }, { port: 443, handlers: ['tls', 'http'], tls_options: { alpn: ['http/1.1'], default_self_signed: true } }],
     };
     const certs = new SniContexts(ca);
-    const h2 = new H2Front({ routeFor: (spec, authority) => front.routeFor(spec, authority) });
+    const h2 = new H2Front();
     const front: TlsFront = new TlsFront({ table: () => proxy.table(), certs, h2 });
     proxy = new ProxyServer({ region: 'tst', secureAcceptor: front });
     const table = buildRouteTable([{ name: 'web' }, { name: 'api' }], [machine('m1', 'web', a.port, ports.web!), machine('m2', 'api', b.port, ports.api!)], { httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0' });
-    await proxy.setTable(withOptions(table, ports));
+    await proxy.setTable(table);
     await proxy.start();
     https = proxy.addresses().find((x) => x.spec.publicPort === 443)!.port;
     http = proxy.addresses().find((x) => x.spec.publicPort === 80)!.port;
@@ -111,7 +103,10 @@ describe('TLS and HTTP/2 front', () => {
     assert.match(out, /^HTTP\/1\.1 200/);
     assert.match(out, /"proto":"https"/);
     assert.match(out, /"ip":"127.0.0.1"/);
-    // response options are applied once the HTTP/1.1 path calls response-options.ts (seam pending)
+    // http_options.response.headers of web's 443 port: one removed, one added
+    const head = out.slice(0, out.indexOf('\r\n\r\n')).toLowerCase();
+    assert.doesNotMatch(head, /x-powered-by/);
+    assert.match(head, /\r\nx-frame-options: deny(\r\n|$)/);
   });
 
   it('speaks HTTP/2 to the client: GET and POST with bodies to an HTTP/1.1 machine', async () => {
@@ -121,7 +116,11 @@ describe('TLS and HTTP/2 front', () => {
         const req = session.request({ ':method': method, ':path': path });
         let status = 0;
         let text = '';
-        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          assert.equal(h['x-frame-options'], 'DENY');
+          assert.equal(h['x-powered-by'], undefined);
+        });
         req.on('data', (d: Buffer) => (text += d));
         req.on('end', () => resolve({ status, body: text }));
         req.on('error', reject);

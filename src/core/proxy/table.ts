@@ -7,6 +7,7 @@ import type { AppRecord } from '../model.js';
 import type { MachineRecord } from '../machine/types.js';
 import type { MachineCheck, MachineService, MachineStatic } from '../fly/machine-config.js';
 import { serviceHealth } from '../checks/gate.js';
+import { portOptionsFrom, type PortOptions } from './port-options.js';
 import type { Backend, ConcurrencyType, Handler, ListenerSpec, Route, RouteTable, StoppedMachine } from './types.js';
 import { newerForStatics, routeStatics, type StaticsMachine } from './statics.js';
 
@@ -74,6 +75,7 @@ interface Building {
   forceHttps: boolean;
   /** The newest machine of the service: its `[[statics]]` apply to the route. */
   staticsFrom: StaticsMachine | undefined;
+  options: PortOptions;
 }
 
 const STOPPED = new Set(['stopped', 'suspended', 'created']);
@@ -99,6 +101,9 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
       for (const [pi, p] of (svc.ports ?? []).entries()) {
         const where = `machine ${m.id} services[${si}].ports[${pi}]`;
         const handler: Handler = (p.handlers ?? []).includes('http') ? 'http' : 'tcp';
+        // Resolved once per port entry; its problems are reported once, by the machine whose
+        // entry the route takes its options from.
+        let resolved: { options: PortOptions; problems: string[] } | undefined;
         for (const port of publicPorts(p, diags, where)) {
           if (seen.has(port)) continue;
           seen.add(port);
@@ -109,6 +114,10 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
           const key = `${m.app}\0${port}`;
           let b = byAppPort.get(key);
           if (!b) {
+            if (!resolved) {
+              resolved = portOptionsFrom(p);
+              for (const problem of resolved.problems) diags.push(`${where}: ${problem}`);
+            }
             b = {
               app: m.app,
               publicPort: port,
@@ -121,6 +130,7 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
               pristine: p.http_options?.response?.pristine === true,
               forceHttps: p.force_https === true,
               staticsFrom: undefined,
+              options: resolved.options,
             };
             byAppPort.set(key, b);
           }
@@ -163,7 +173,7 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
   const https = opts.httpsAddr === undefined ? '127.0.0.1:8443' : opts.httpsAddr;
   if (https !== null) listeners.push({ addr: https, kind: 'http-host', publicPort: 443, proto: 'https' });
   for (const [port, r] of [...ports.entries()].sort((a, b) => a[0] - b[0])) {
-    listeners.push({ addr: listenAddrFor(port, opts.portMap), kind: r.handler === 'http' ? 'http-port' : 'tcp', publicPort: port, proto: 'http' });
+    listeners.push({ addr: listenAddrFor(port, opts.portMap), kind: r.handler === 'http' ? 'http-port' : 'tcp', publicPort: port, proto: 'http', ...(r.options.tls ? { tls: true } : {}) });
   }
   return { hosts, ports, listeners, diagnostics: diags };
 }

@@ -5,6 +5,7 @@ import type { RouteStatics } from './statics.js';
  * machines, read by the proxy's I/O side (src/proxy) on every connection or request
  * (ARCHITECTURE.md "Edge proxy", reference §1c). Nothing here holds sockets or timers.
  */
+import type { PortOptions } from './port-options.js';
 
 /** How a service's load is counted (reference §1c, `concurrency.type`). */
 export type ConcurrencyType = 'connections' | 'requests';
@@ -57,6 +58,8 @@ export interface Route {
   readonly forceHttps: boolean;
   /** `[[statics]]` the proxy serves itself from the image (statics.ts); HTTP routes only. */
   readonly statics?: RouteStatics;
+  /** The port's `tls_options`, `http_options`, `proxy_proto_options` (port-options.ts). */
+  readonly options: PortOptions;
 }
 
 /** A listener the proxy keeps open, derived from the table. */

@@ -2,20 +2,15 @@
  * The HTTP/2 front (reference §1c: the `http` handler speaks HTTP/1.1 and HTTP/2 to clients).
  * A connection whose TLS handshake chose ALPN `h2` is given to a `node:http2` server per
  * listener (fed through its `connection` event; it never listens). Each stream becomes one
- * HTTP/1.1 request on the proxy's normal path (h1-bridge.ts), or, for routes with
- * `http_options.h2_backend`, an h2c stream to the machine (h2c.ts) when a forwarder is given.
+ * HTTP/1.1 request on the proxy's normal path (h1-bridge.ts), so routing, balancing, holds and
+ * Fly's headers apply once; for routes with `http_options.h2_backend` that path speaks h2c to
+ * the machine (h2c-upstream.ts), with the response's trailers carried back as HTTP/2 trailers.
  */
 import type { Socket } from 'node:net';
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ListenerSpec, Route } from '../../core/proxy/types.js';
+import type { ListenerSpec } from '../../core/proxy/types.js';
 import type { HandOff } from '../tls/front.js';
-import { optionsOf } from '../tls/port-options.js';
 import { StreamConnection } from './h1-bridge.js';
-
-/** Forwards a stream of an `h2_backend` route over h2c (h2c.ts). */
-export interface H2cForwarder {
-  forward(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: Route, spec: ListenerSpec, client: ClientAddr): void;
-}
 
 export interface ClientAddr {
   readonly remoteAddress?: string | undefined;
@@ -25,9 +20,6 @@ export interface ClientAddr {
 }
 
 export interface H2FrontOptions {
-  /** The route of a request's `:authority` on this listener (for `h2_backend`). */
-  routeFor(spec: ListenerSpec, authority: string | undefined): Route | undefined;
-  h2c?: H2cForwarder;
   /** A connection with no stream for this long is closed (default 60 s, Fly's idle timeout). */
   idleTimeoutMs?: number;
   /** Concurrent streams per connection (default 250). */
@@ -42,7 +34,7 @@ export class H2Front {
   private readonly servers = new Map<string, Http2Server>();
   private readonly handOffs = new Map<string, HandOff>();
 
-  constructor(private readonly o: H2FrontOptions) {}
+  constructor(private readonly o: H2FrontOptions = {}) {}
 
   /** Serves an HTTP/2 connection (TLS with ALPN `h2`, or h2c prior knowledge). */
   accept(sock: Socket, spec: ListenerSpec, handOff: HandOff): void {
@@ -70,13 +62,6 @@ export class H2Front {
       stream.respond({ ':status': 501, 'content-type': 'text/plain; charset=utf-8' });
       stream.end('hangar-proxy: CONNECT is not supported over HTTP/2\n');
       return;
-    }
-    if (this.o.h2c) {
-      const route = this.o.routeFor(spec, headers[':authority']);
-      if (route && optionsOf(route).h2Backend) {
-        this.o.h2c.forward(stream, headers, route, spec, client);
-        return;
-      }
     }
     const handOff = this.handOffs.get(specKey(spec));
     if (!handOff) {

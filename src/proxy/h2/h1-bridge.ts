@@ -13,6 +13,8 @@ import { constants } from 'node:http2';
 const SKIP_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'http2-settings', 'content-length']);
 /** Response headers HTTP/2 forbids or that describe HTTP/1.1 framing. */
 const SKIP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/** Fields that cannot be trailers (RFC 9110 §6.5.1: framing, routing, ...) or HTTP/2 forbids. */
+const SKIP_TRAILER = new Set([...SKIP_RESPONSE, 'content-length', 'host', 'te', 'trailer']);
 
 function flat(v: string | string[] | undefined, sep: string): string | undefined {
   return Array.isArray(v) ? v.join(sep) : v;
@@ -28,6 +30,11 @@ export function h1RequestHead(headers: IncomingHttpHeaders, bodyless: boolean): 
   const host = String(headers[':authority'] ?? headers.host ?? '');
   let out = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
+    // `te: trailers` is the one TE value HTTP/2 allows; gRPC sends it and h2c backends may check it.
+    if (name === 'te' && value === 'trailers') {
+      out += 'TE: trailers\r\n';
+      continue;
+    }
     if (name.startsWith(':') || SKIP_REQUEST.has(name) || value === undefined) continue;
     const v = flat(value, name === 'cookie' ? '; ' : ', ');
     if (v === undefined || /[\r\n\0]/.test(v)) continue;
@@ -107,6 +114,8 @@ export class StreamConnection extends Duplex {
   private buf: Buffer = Buffer.alloc(0);
   private left = 0;
   private chunkLeft = -1;
+  /** Trailer fields of a chunked response, sent as HTTP/2 trailers (gRPC's `grpc-status`). */
+  private trailers: OutgoingHttpHeaders = {};
   private readonly headRequest: boolean;
 
   constructor(
@@ -192,7 +201,11 @@ export class StreamConnection extends Duplex {
           continue;
         }
         const bodyless = this.headRequest || head.status === 204 || head.status === 304 || head.length === 0;
-        this.stream.respond({ ...head.headers, ':status': head.status }, { endStream: bodyless });
+        // A chunked response may end in trailers: the stream then waits for them after its
+        // last DATA frame (none found: an empty end, which clients treat as no trailers).
+        const waitForTrailers = !bodyless && head.chunked;
+        if (waitForTrailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers));
+        this.stream.respond({ ...head.headers, ':status': head.status }, { endStream: bodyless, waitForTrailers });
         if (bodyless) {
           this.finish();
           return;
@@ -239,10 +252,20 @@ export class StreamConnection extends Duplex {
       this.chunkLeft = size;
       return true;
     }
-    // Last chunk: trailers (dropped) up to an empty line.
+    // Last chunk: trailer lines up to an empty line.
     const end = this.buf.indexOf('\r\n\r\n', eol);
     const crlf = this.buf.subarray(eol + 2, eol + 4).toString('latin1') === '\r\n';
     if (!crlf && end < 0) return false;
+    if (!crlf) {
+      for (const line of this.buf.toString('latin1', eol + 2, end).split('\r\n')) {
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).trim().toLowerCase();
+        if (colon <= 0 || SKIP_TRAILER.has(name) || name.startsWith(':')) continue;
+        const value = line.slice(colon + 1).trim();
+        const prev = this.trailers[name];
+        this.trailers[name] = prev === undefined ? value : `${String(prev)}, ${value}`;
+      }
+    }
     this.buf = Buffer.alloc(0);
     this.finish();
     return true;

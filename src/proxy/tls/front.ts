@@ -9,13 +9,15 @@
  * Per-app `tls_options` on the shared 443 listener: the certificate comes from SNI, the ALPN
  * choice from `ALPNCallback` (which sees the server name), and the version range is checked
  * right after the handshake, because OpenSSL fixes the version range before SNI can switch
- * contexts. A dedicated port has one route, so its options apply the same way.
+ * contexts. A dedicated port has one route, known before the handshake: its handshakes run on a
+ * `tls.Server` with the route's version range, so a client outside it fails the handshake itself
+ * (`protocol_version` alert) instead of being dropped after it.
  */
 import type { Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { CertCatalog } from '../../core/certs/select.js';
 import { selectCertName } from '../../core/certs/select.js';
-import { chooseAlpn, versionAllowed } from '../../core/certs/tls-options.js';
+import { chooseAlpn, DEFAULT_TLS, versionAllowed, type ResolvedTlsOptions } from '../../core/certs/tls-options.js';
 import { routeForHost, routeForPort } from '../../core/proxy/table.js';
 import type { ListenerSpec, Route, RouteTable } from '../../core/proxy/types.js';
 import type { SniContexts } from '../../certs/sni.js';
@@ -71,7 +73,10 @@ export class TlsFront {
   accept(sock: Socket, spec: ListenerSpec, handOff: HandOff): void {
     sock.on('error', () => undefined);
     this.handOffs.set(specKey(spec), handOff);
-    this.serverFor(spec).emit('connection', sock);
+    // The shared listener's route depends on SNI, so it runs with the widest range (checked per
+    // route after the handshake); a dedicated port's route is known now.
+    const range = spec.kind === 'http-host' ? DEFAULT_TLS : tlsOf(this.routeFor(spec, undefined));
+    this.serverFor(spec, range).emit('connection', sock);
   }
 
   /** The route a server name reaches on this listener. */
@@ -101,14 +106,16 @@ export class TlsFront {
     return c;
   }
 
-  private serverFor(spec: ListenerSpec): Server {
-    const key = specKey(spec);
+  /** The handshake server of a listener and version range (a range changes with the table). */
+  private serverFor(spec: ListenerSpec, range: Pick<ResolvedTlsOptions, 'minVersion' | 'maxVersion'>): Server {
+    const key = `${specKey(spec)}|${range.minVersion}|${range.maxVersion}`;
     let server = this.servers.get(key);
     if (server) return server;
+    const { minVersion, maxVersion } = range;
     server = createServer({
       handshakeTimeout: this.o.handshakeTimeoutMs ?? 10_000,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.3',
+      minVersion,
+      maxVersion,
       SNICallback: (name, cb) => {
         const tls = tlsOf(this.routeFor(spec, name));
         this.o.certs.forServerName(name, this.catalogFor(spec), tls.defaultSelfSigned).then(
@@ -122,7 +129,7 @@ export class TlsFront {
     // the connection unless the route allows `default_self_signed`.
     const srv = server;
     void this.o.certs.selfSignedCert().then(
-      (c) => srv.setSecureContext({ cert: c.certPem, key: c.keyPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }),
+      (c) => srv.setSecureContext({ cert: c.certPem, key: c.keyPem, minVersion, maxVersion }),
       () => undefined,
     );
     server.on('secureConnection', (s: TLSSocket) => this.secure(s, spec));
