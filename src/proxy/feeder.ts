@@ -72,7 +72,7 @@ export class RouteFeeder {
   }
 
   private async rebuild(): Promise<void> {
-    const apps = [...this.mirror.values<AppRecord>(KINDS.app)].map((a) => ({ name: a.name })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const apps = [...this.mirror.values<AppRecord>(KINDS.app)].map((a) => ({ name: a.name, org: a.org, network: a.network })).sort((a, b) => (a.name < b.name ? -1 : 1));
     const machines = [...this.mirror.values<MachineRecord>(KINDS.machine)].map(routeMachine).sort((a, b) => (a.id < b.id ? -1 : 1));
     const key = JSON.stringify([apps, machines]);
     if (key === this.lastKey) return;

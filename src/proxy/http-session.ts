@@ -647,6 +647,11 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       this.replayFailed('no_candidate', `app '${rp.app}' has no HTTP service on public port ${this.spec.publicPort}`);
       return;
     }
+    if (route.network !== this.route?.network) {
+      // Fly replays to another app only within the organization and network (reference §1c).
+      this.replayFailed('no_candidate', `app '${rp.app}' is not in the same organization and network as app '${this.route?.app ?? ''}'`);
+      return;
+    }
     this.route = route;
     this.held = false;
     this.connectTries = 0;

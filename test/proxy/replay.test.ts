@@ -131,6 +131,13 @@ test('app=<other app>: replayed to that app on the same port', { timeout: 60_000
   const none = await send('rp', { 'fly-force-instance-id': m1, [`x-replay-at-${m1}`]: 'app=nosuchapp' });
   assert.equal(none.status, 503);
   assert.match(none.body, /fly-replay to app nosuchapp failed: app 'nosuchapp' has no HTTP service on public port 80/);
+  // An app on its own network (Machines API `network` on create) is out of reach, as on Fly.
+  await call('POST', '/v1/apps', { app_name: 'rpisolated', org_slug: 'personal', network: 'rp-private' });
+  const isolated = await machine('rpisolated');
+  assert.equal(echo(await send('rpisolated', { 'fly-force-instance-id': isolated })).machine, isolated);
+  const away = await send('rp', { 'fly-force-instance-id': m1, [`x-replay-at-${m1}`]: 'app=rpisolated' });
+  assert.equal(away.status, 503);
+  assert.match(away.body, /app 'rpisolated' is not in the same organization and network as app 'rp'/);
 });
 
 test('elsewhere=true: any machine but the one that asked', { timeout: 60_000 }, async () => {

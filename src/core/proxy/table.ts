@@ -3,7 +3,7 @@
  * proxy's one listener owner applies). HTTP on public ports 80/443 routes by `Host:
  * <app>.<base domain>`; every other public port routes by port (reference §1c "Handlers").
  */
-import type { AppRecord } from '../model.js';
+import { networkId, type AppRecord } from '../model.js';
 import type { MachineRecord } from '../machine/types.js';
 import type { MachineCheck, MachineService, MachineStatic } from '../fly/machine-config.js';
 import { serviceHealth } from '../checks/gate.js';
@@ -86,9 +86,10 @@ const STOPPED = new Set(['stopped', 'suspended', 'created']);
  * the service's internal port). Within one machine the first service declaring a public port
  * wins (fly.toml validation warns); across apps the first app by name wins a TCP port.
  */
-export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machines: readonly RouteMachine[], opts: RouteTableOptions = {}): RouteTable {
+export function buildRouteTable(apps: readonly (Pick<AppRecord, 'name'> & Partial<Pick<AppRecord, 'org' | 'network'>>)[], machines: readonly RouteMachine[], opts: RouteTableOptions = {}): RouteTable {
   const base = (opts.baseDomain ?? 'localhost').toLowerCase();
   const known = new Set(apps.map((a) => a.name));
+  const networkOf = new Map(apps.map((a) => [a.name, a.org !== undefined && a.network !== undefined ? networkId(a.org, a.network) : undefined]));
   const diags: string[] = [];
   const byAppPort = new Map<string, Building>();
   const sorted = [...machines].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -118,8 +119,10 @@ export function buildRouteTable(apps: readonly Pick<AppRecord, 'name'>[], machin
               resolved = portOptionsFrom(p);
               for (const problem of resolved.problems) diags.push(`${where}: ${problem}`);
             }
+            const network = networkOf.get(m.app);
             b = {
               app: m.app,
+              ...(network === undefined ? {} : { network }),
               publicPort: port,
               internalPort: svc.internal_port,
               handler,

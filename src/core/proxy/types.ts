@@ -41,6 +41,8 @@ export type Handler = 'http' | 'tcp';
 /** A routable service: an app's public port with the machines behind it. */
 export interface Route {
   readonly app: string;
+  /** The app's 6PN network (`networkId(org, network)`): `fly-replay: app=` stays within it. */
+  readonly network?: string;
   /** The public port as declared in `services[].ports[]` (80, 443, 5432, ...). */
   readonly publicPort: number;
   readonly internalPort: number;
