@@ -219,7 +219,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     this.pause();
     const lines = route.pristine ? '' : this.ctx.responseLines();
     void this.ctx
-      .statics!.serve({ client: this.client, statics: route.statics!, match, method: head.method, head: buf.subarray(0, headEnd), lines, close: this.closeAfter, keepAlive10: head.minor === 0 && !head.close })
+      .statics!.serve({ client: this.client, statics: route.statics!, match, method: head.method, head: buf.subarray(0, headEnd), lines, rewrite: headerRewrite(route.options.response), close: this.closeAfter, keepAlive10: head.minor === 0 && !head.close })
       .then((r) => this.staticDone(route, r));
     return true;
   }

@@ -13,6 +13,7 @@
  * slash form for a directory whose `index_document` exists. Bodies stream with backpressure and
  * the connection stays open for the next request unless the client asked to close.
  */
+import { rewriteResponseHead, type CompiledResponseOptions } from '../core/proxy/response-options.js';
 import { constants } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -46,6 +47,8 @@ export interface StaticRequest {
   readonly head: Buffer;
   /** `Fly-Request-Id`/`Via` lines, `''` for a pristine service. */
   readonly lines: string;
+  /** The port's `http_options.response.headers`, when it has any (core/proxy/response-options.ts). */
+  readonly rewrite?: CompiledResponseOptions | null;
   /** Close after this response (the client asked to, or HTTP/1.0). */
   readonly close: boolean;
   /** HTTP/1.0 client that asked for keep-alive: says so in the response. */
@@ -159,7 +162,7 @@ export class StaticFiles {
 
   /** A whole response in one write. */
   private write(req: StaticRequest, status: number, headers: string, body: Buffer | null): StaticOutcome {
-    const h = Buffer.from(statusLine(status) + headers + commonLines(req), 'latin1');
+    const h = Buffer.from(headText(req, statusLine(status) + headers), 'latin1');
     req.client.write(body ? Buffer.concat([h, body]) : h);
     return { kind: 'served', status, bytes: body?.length ?? 0, closed: false };
   }
@@ -167,7 +170,7 @@ export class StaticFiles {
   /** Head, then the file in chunks, pausing the file while the client's buffer is full. */
   private stream(req: StaticRequest, headers: string, fh: FileHandle, size: number): Promise<StaticOutcome> {
     const client = req.client;
-    client.write(Buffer.from(statusLine(200) + headers + commonLines(req), 'latin1'));
+    client.write(Buffer.from(headText(req, statusLine(200) + headers), 'latin1'));
     // `end` bounds the read to the length already promised, even if the file grows meanwhile.
     const rs = fh.createReadStream({ start: 0, end: size - 1, autoClose: true });
     return new Promise((resolve) => {
@@ -204,9 +207,14 @@ function statusLine(status: number): string {
   return status === 200 ? 'HTTP/1.1 200 OK\r\n' : status === 304 ? 'HTTP/1.1 304 Not Modified\r\n' : 'HTTP/1.1 301 Moved Permanently\r\n';
 }
 
-/** The proxy is the origin of these responses, so it sends `Date` (RFC 9110 §6.6.1). */
-function commonLines(req: StaticRequest): string {
-  return `Date: ${new Date().toUTCString()}\r\n${req.lines}${req.close ? 'Connection: close\r\n' : req.keepAlive10 ? 'Connection: keep-alive\r\n' : ''}\r\n`;
+/**
+ * The whole head: the proxy is the origin of these responses, so it sends `Date` (RFC 9110
+ * §6.6.1); the port's `http_options.response.headers` apply as to the app's responses.
+ */
+function headText(req: StaticRequest, statusAndHeaders: string): string {
+  let head = `${statusAndHeaders}Date: ${new Date().toUTCString()}\r\n`;
+  if (req.rewrite) head = rewriteResponseHead(head, req.rewrite);
+  return `${head}${req.lines}${req.close ? 'Connection: close\r\n' : req.keepAlive10 ? 'Connection: keep-alive\r\n' : ''}\r\n`;
 }
 
 /**

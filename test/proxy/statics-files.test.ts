@@ -156,7 +156,7 @@ test('a large static file streams to a slow reader intact; the connection then s
   const pristine: RouteMachine = httpMachine('p1', app.port, undefined, 'clean');
   pristine.config.image = `dir:${img}`;
   pristine.config.statics = [{ guest_path: '/pub', url_prefix: '/' }];
-  pristine.config.services![0]!.ports![0]!.http_options = { response: { pristine: true } };
+  pristine.config.services![0]!.ports![0]!.http_options = { response: { pristine: true, headers: { 'X-Frame-Options': 'DENY', 'Content-Type': 'text/x-custom', Date: false } } };
   const proxy = new ProxyServer({ region: 'tst', staticRoot: imageStaticRoot(undefined) });
   closers.push(() => proxy.close());
   await proxy.setTable(buildRouteTable([{ name: 'web' }, { name: 'clean' }], [m, pristine], { httpAddr: '127.0.0.1:0', httpsAddr: null }));
@@ -210,6 +210,10 @@ test('a large static file streams to a slow reader intact; the connection then s
   const clean = await raw(port, 'GET /small.txt HTTP/1.1\r\nHost: clean.localhost\r\nConnection: close\r\n\r\n');
   assert.match(clean, /^HTTP\/1\.1 200 OK\r\n/);
   assert.doesNotMatch(clean, /Fly-Request-Id|Via:/i);
+  // the port's response headers apply to static answers as to the app's: added, replaced, removed
+  assert.match(clean, /\r\nX-Frame-Options: DENY\r\n/);
+  assert.match(clean, /\r\nContent-Type: text\/x-custom\r\n/);
+  assert.doesNotMatch(clean, /Content-Type: text\/plain|\r\nDate: /i);
   // A file the image lacks goes to the app (here a running machine).
   const miss = await raw(port, 'GET /nope HTTP/1.1\r\nHost: web.localhost\r\nConnection: close\r\n\r\n');
   assert.ok(miss.endsWith('\r\n\r\napp'), miss);
