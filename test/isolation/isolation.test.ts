@@ -73,8 +73,12 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
 
   test('start-up says which runtime and cgroup workaround it uses', () => {
     assert.match(server().out, /runtime driver: crun/);
-    assert.match(server().out, /runtime: (crun|runc)/);
-    assert.match(server().out, /cgroup/);
+    const out = server().out;
+    assert.match(out, /runtime: (crun|runc) \(\/[^)]+\)/);
+    if (/runtime: runc/.test(out)) assert.match(out, /runc fallback/);
+    // this host is hybrid (cgroup v1 + unified): the workaround must be named
+    if (/cgroups hybrid/.test(out)) assert.match(out, /hybrid-cgroup workaround \(private mount namespace\)/);
+    assert.match(out, /cgroups owned by Hangar/);
   });
 
   test('two machines get distinct fdaa: addresses and reach each other by .internal names', async () => {

@@ -99,7 +99,8 @@ export class CrunDriver implements RuntimeDriver {
     }
     const layout = this.cgroups();
     if (!layout.controllers.memory) return { available: false, reason: 'no memory cgroup controller on this host', capabilities: CAPABILITIES, notes: [describeLayout(layout)] };
-    notes.push(`runtime: ${rt.kind} (${rt.path})${rt.kind === 'runc' ? ', crun not found: falling back to runc' : ''}`, describeLayout(layout));
+    const how = layout.mode === 'hybrid' ? ' with the hybrid-cgroup workaround (private mount namespace)' : '';
+    notes.push(`runtime: ${rt.kind} (${rt.path})${how}${rt.kind === 'runc' ? '; crun not found: runc fallback' : ''}`, describeLayout(layout, rt.kind));
     return { available: true, reason: notes.join('; '), capabilities: CAPABILITIES, notes };
   }
 
