@@ -32,7 +32,7 @@ export interface NetworkingOptions {
 export interface Networking {
   readonly hostNetwork: HostNetwork;
   /** The crun driver's hooks. */
-  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown'>>;
+  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns'>>;
   /** Cleans up leftovers and restores the networks of running machines; call before the agent starts. */
   restore(): Promise<void>;
 }
@@ -51,14 +51,14 @@ export function startNetworking(opts: NetworkingOptions): Networking {
     const name = await networkIdOf(opts, number);
     if (name !== undefined) await opts.onNetwork(name, number);
   };
-  const hooks: Networking['hooks'] = {
+  const hooks: Omit<Networking['hooks'], 'networkCreatesNetns'> = {
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
       const address = spec.network?.privateIp;
       const net = address === undefined ? undefined : addressNetwork(address);
       if (address === undefined || net === undefined) {
         throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(address ?? '')}); was it created on a 6PN host?`);
       }
-      await hostNetwork.networkSetup(netnsPath, { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address });
+      await hostNetwork.networkSetup(netnsPath, { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address }, { createNetns: true });
       await announce(net.network);
     },
     async networkTeardown(netnsPath: string, handle: TaskHandle): Promise<void> {
@@ -67,7 +67,7 @@ export function startNetworking(opts: NetworkingOptions): Networking {
   };
   return {
     hostNetwork,
-    hooks,
+    hooks: { ...hooks, networkCreatesNetns: true },
     async restore() {
       const handles = (await opts.store.list<TaskHandleRecord>(KINDS.taskHandle, { scope: opts.hostId })).filter((h) => h.value.handle !== null);
       const machineIds = new Set(handles.map((h) => h.value.machine_id));

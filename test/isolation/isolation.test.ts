@@ -167,8 +167,8 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
       assert.equal(byIp.stdout, `m${i}\n`, `wget from ${from} to ${m.private_ip}: exit ${byIp.exit_code}, stderr ${JSON.stringify(byIp.stderr)}`);
       // by name: at once too. The resolver used to be unreachable for seconds here: the bridge
       // took its MAC from its ports, the ten new veths changed it, and `from` kept the old MAC
-      // for its gateway (net/plan.ts bridgeMac). One try, bounded below the resolver's 5 s retry.
-      const r = await exec(s2, 'client', from, [BB, 'wget', '-qO-', '-T', '4', `http://${m.id}.vm.web.internal:8080/`], 5);
+      // for its gateway (net/plan.ts bridgeMac). One try, bounded (exec timeout) at the resolver's 5 s retry. (No `wget -T`: this busybox build segfaults with it.)
+      const r = await exec(s2, 'client', from, [BB, 'wget', '-qO-', `http://${m.id}.vm.web.internal:8080/`], 5);
       assert.equal(r.stdout, `m${i}\n`, `wget from ${from} to ${m.id}.vm.web.internal: exit ${r.exit_code}, stderr ${JSON.stringify(r.stderr)}`);
       const ps = await exec(s2, 'web', m.id, [BB, 'sh', '-c', 'ps | grep -c "[h]ttpd -f"']);
       assert.equal(ps.stdout.trim(), '1', `machine ${m.id} runs one httpd`);

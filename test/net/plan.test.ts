@@ -96,6 +96,10 @@ describe('ip batches', () => {
         'route add default via fdaa:0:1:1::1 dev eth0',
       ],
     );
+    // a new netns is made in the same `ip` process, before the veth that goes into it
+    const fresh = planMachine(spec, 'hangar-1857156b526dd8', { createNetns: true });
+    assert.deepEqual(fresh.host.commands.map((c) => c.args.join(' ')).slice(0, 2), ['netns add hangar-1857156b526dd8', p.host.commands[0]?.args.join(' ')]);
+    assert.deepEqual(fresh.inside, p.inside);
     const mtu = planMachine({ ...spec, mtu: 1420 }, 'hangar-x');
     assert.match(mtu.host.commands[0]?.args.join(' ') ?? '', /^link add hgr-m1857156b52 mtu 1420 type veth peer name eth0 mtu 1420 address 02(:[0-9a-f]{2}){5} netns hangar-x$/);
     assert.deepEqual(planMachineTeardown(spec.machineId).commands.map((c) => c.args.join(' ')), ['link del hgr-m1857156b52']);
