@@ -36,7 +36,7 @@ import { NetRunner } from '../src/net/apply.js';
 import { cleanup } from '../src/net/cleanup.js';
 import { hostNetworkLock } from '../test/helpers/host-lock.js';
 import { nodeImage, ociLayoutTar } from '../test/helpers/images.js';
-import { api, skipReason, startServer, waitState, type Server } from '../test/isolation/harness.js';
+import { api, serverTable, skipReason, startServer, waitState, type Server } from '../test/isolation/harness.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '30' } } });
 const COUNT = Math.max(1, Math.min(100, Number(values.count)));
@@ -163,7 +163,8 @@ async function main(): Promise<void> {
       srv.child.kill('SIGTERM');
       await srv.exited;
     }
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === 'hangar')).catch(() => undefined);
+    const table = serverTable(dataDir);
+    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === table)).catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
     release();
   }

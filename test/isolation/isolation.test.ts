@@ -16,7 +16,7 @@ import type { MachineEvent } from '../../src/core/machine/types.js';
 import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { NetRunner } from '../../src/net/apply.js';
 import { cleanup } from '../../src/net/cleanup.js';
-import { IMAGE, api, createStarted, exec, httpdConfig, importImage, skipReason, startServer, waitState, type Server } from './harness.js';
+import { IMAGE, api, createStarted, exec, httpdConfig, importImage, serverTable, skipReason, startServer, waitState, type Server } from './harness.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
 // Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
@@ -67,7 +67,8 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
     } else srv?.child.kill('SIGKILL');
     // the bridges of this test's networks and the table stay after the server (machines may
     // outlive it); remove them, and nothing else
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === 'hangar')).catch(() => undefined);
+    const table = serverTable(dataDir);
+    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === table)).catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -91,7 +92,7 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
     assert.notEqual(a.private_ip, b.private_ip);
     const env = await exec(s, 'client', a.id, [BB, 'sh', '-c', 'echo $FLY_PRIVATE_IP; cat /etc/resolv.conf; hostname']);
     assert.equal(env.stdout.split('\n')[0], a.private_ip);
-    assert.match(env.stdout, /nameserver fdaa:0:[0-9a-f]+::3/);
+    assert.match(env.stdout, /nameserver fdaa:[0-9a-f]+:[0-9a-f]+::3/);
     assert.match(env.stdout, new RegExp(a.id));
     for (const url of [`http://${b.id}.vm.web.internal:8080/`, 'http://web.internal:8080/']) {
       const r = await exec(s, 'client', a.id, [BB, 'wget', '-qO-', url]);
