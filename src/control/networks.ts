@@ -14,7 +14,8 @@
  * creators never hand out one number or prefix twice; a loser retries with fresh data.
  */
 import { KINDS, networkId } from '../core/model.js';
-import { allocateHostPrefix, allocateNetworkNumber } from '../core/net/sixpn.js';
+import { randomInt } from 'node:crypto';
+import { allocateHostPrefix, allocateNetworkNumber, MAX_SITE } from '../core/net/sixpn.js';
 import { isStoreConflict } from '../store/types.js';
 import type { ControlContext } from './context.js';
 import { iso } from './context.js';
@@ -22,6 +23,7 @@ import { iso } from './context.js';
 export const NETWORK_KIND = KINDS.network;
 export const NETWORK_NUMBER_KIND = KINDS.networkNumber;
 export const HOST_PREFIX_KIND = KINDS.hostPrefix;
+export const SITE_KIND = KINDS.site;
 
 export interface NetworkRecord {
   name: string;
@@ -50,7 +52,8 @@ export async function ensureNetwork(ctx: ControlContext, org: string, name: stri
     const found = await ctx.store.get<NetworkRecord>(NETWORK_KIND, id);
     if (found !== undefined) return found.value;
     const used = (await ctx.store.list<NetworkRecord>(NETWORK_KIND)).map((e) => e.value.number);
-    const rec: NetworkRecord = { name, org, number: allocateNetworkNumber(used), created_at: iso(ctx.now()) };
+    const site = await ensureSite(ctx);
+    const rec: NetworkRecord = { name, org, number: allocateNetworkNumber(used, site), created_at: iso(ctx.now()) };
     try {
       await ctx.store.apply([
         { op: 'put', kind: NETWORK_KIND, id, value: rec, expectedVersion: 0, scope: org },
@@ -61,6 +64,28 @@ export async function ensureNetwork(ctx: ControlContext, org: string, name: stri
       if (!isStoreConflict(err) || attempt >= ATTEMPTS) throw err;
     }
   }
+}
+
+/**
+ * This installation's 6PN site (1..65535, `sixpn.allocateNetworkNumber`): picked at random the
+ * first time and kept in the store, so every network number this store hands out is in its
+ * block and another installation on the same host (almost surely another site) never collides.
+ */
+export async function ensureSite(ctx: Pick<ControlContext, 'store'>): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const found = await ctx.store.get<{ site: number }>(SITE_KIND, '6pn');
+    if (found !== undefined) return found.value.site;
+    try {
+      await ctx.store.apply([{ op: 'put', kind: SITE_KIND, id: '6pn', value: { site: randomInt(1, MAX_SITE + 1) }, expectedVersion: 0 }]);
+    } catch (err) {
+      if (!isStoreConflict(err) || attempt >= ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** The numbers of every network this store knows (the networks this installation owns). */
+export async function networkNumbers(ctx: Pick<ControlContext, 'store'>): Promise<Set<number>> {
+  return new Set((await ctx.store.list<NetworkRecord>(NETWORK_KIND)).map((e) => e.value.number));
 }
 
 /** The host's `/64` in network `number`, allocated (lowest free host index) the first time. */

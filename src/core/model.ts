@@ -35,6 +35,8 @@ export const KINDS = {
   network: 'network',
   networkNumber: 'network_number',
   hostPrefix: 'host_prefix',
+  /** One record, id `6pn`: this installation's 6PN site number (control/networks.ts). */
+  site: 'site',
 } as const;
 
 /**

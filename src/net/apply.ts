@@ -95,9 +95,20 @@ export class NetRunner {
     return parseLinks(ran.stdout);
   }
 
-  /** The owned-or-not state of one link of the host namespace; undefined when it does not exist. */
+  /**
+   * The owned-or-not state of one link of the host namespace; undefined when it does not exist.
+   * Asks for that one device, not the whole (with many machines, long) link list.
+   */
   async link(name: string): Promise<ObservedLink | undefined> {
-    return (await this.links()).find((l) => l.name === name);
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new NetError('HANGAR_ERR_NET_INVALID', `invalid interface name ${JSON.stringify(name)}`, { step: `find link ${name}` });
+    const args = ['-j', '-d', 'link', 'show', 'dev', name];
+    const ran = await runProcess(this.ipPath, args, '', `find link ${name}`);
+    // `ip` says "Device ... does not exist." (exit 1) for a missing device.
+    if (ran.code !== 0) {
+      if (/does not exist/i.test(ran.stderr)) return undefined;
+      throw new NetError('HANGAR_ERR_NET_COMMAND', `find link ${name}: ip ${args.join(' ')} failed: ${firstLine(ran.stderr)}`, { step: `find link ${name}` });
+    }
+    return parseLinks(ran.stdout).find((l) => l.name === name);
   }
 
   /** Names of the named network namespaces (entries of /run/netns). */

@@ -4,8 +4,9 @@
  * `networkSetup` / `networkTeardown` hooks from here; the agent calls `ensureNetwork` before it
  * starts a network's DNS listener on `<network>::3` (the address lives on the bridge).
  *
- * Per machine the work is two `ip -batch` processes (host side, then inside the netns) plus,
- * only when the set of networks changed, one `nft -f` run.
+ * Per machine the work is two `ip -batch` processes (host side, then inside the netns); the
+ * first machine of a network (per owner) also ensures the bridge, forwarding and the nftables
+ * rules, and a machine whose old veth is still there has it deleted first.
  */
 import { stat } from 'node:fs/promises';
 import { bridgeAddress, resolverAddress } from '../core/net/sixpn.js';
@@ -27,6 +28,20 @@ import {
 
 export type { MachineNetSpec, NetworkSpec } from './plan.js';
 
+function readyKey(spec: NetworkSpec): string {
+  return `${spec.network}|${spec.hostPrefix}`;
+}
+
+/** Whether the host namespace has a link of that name (sysfs: no process). */
+async function linkExists(name: string): Promise<boolean> {
+  try {
+    await stat(`/sys/class/net/${name}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What a machine got: the values for `private_ip`, `/etc/resolv.conf` and debugging. */
 export interface MachineNetwork {
   readonly address: string;
@@ -37,7 +52,12 @@ export interface MachineNetwork {
 }
 
 /** Signature of the hook the crun driver calls once the machine's netns exists. */
-export type NetworkSetup = (netnsPath: string, spec: MachineNetSpec) => Promise<MachineNetwork>;
+export type NetworkSetup = (netnsPath: string, spec: MachineNetSpec, opts?: NetworkSetupOptions) => Promise<MachineNetwork>;
+
+export interface NetworkSetupOptions {
+  /** Create the netns (in the host batch) when it does not exist, instead of failing with NETNS_MISSING. */
+  readonly createNetns?: boolean;
+}
 /** Signature of the hook the crun driver calls when the machine stops (before the netns goes). */
 export type NetworkTeardown = (netnsPath: string | undefined, spec: Pick<MachineNetSpec, 'machineId'>) => Promise<void>;
 
@@ -55,6 +75,8 @@ export class HostNetwork {
   readonly isolation: Isolation;
   private readonly serial = new Serial();
   private readonly forwardingSysctl: string;
+  /** Networks (`readyKey`) this owner ensured (bridge, forwarding, rules) and has not removed since. */
+  private readonly ready = new Set<string>();
 
   constructor(options: HostNetworkOptions = {}) {
     this.runner = options.runner ?? new NetRunner();
@@ -76,6 +98,7 @@ export class HostNetwork {
    */
   removeNetwork(network: number): Promise<boolean> {
     return this.serial.run(async () => {
+      for (const k of this.ready) if (k.startsWith(`${network}|`)) this.ready.delete(k);
       const removed = await removeBridge(this.runner, network);
       await this.isolation.sync();
       return removed;
@@ -85,24 +108,41 @@ export class HostNetwork {
   /**
    * Plugs a machine's netns into its network: the crun driver's `networkSetup` hook. A veth
    * left over from an earlier run of the same machine is replaced. On failure, what this call
-   * created is removed again.
-   * @throws NetError `HANGAR_ERR_NET_NETNS_MISSING`, `HANGAR_ERR_NET_NOT_OWNED`,
+   * created is removed again (except a netns it created: that belongs to the caller, the driver).
+   * @throws NetError `HANGAR_ERR_NET_NETNS_MISSING` (unless `opts.createNetns`), `HANGAR_ERR_NET_NOT_OWNED`,
    *   `HANGAR_ERR_NET_INVALID`, `HANGAR_ERR_NET_COMMAND` (naming the failed step)
    */
-  readonly networkSetup: NetworkSetup = (netnsPath, spec) =>
+  readonly networkSetup: NetworkSetup = (netnsPath, spec, opts = {}) =>
     this.serial.run(async () => {
       const netns = netnsNameFromPath(netnsPath);
-      const plan = planMachine(spec, netns); // validates the spec before anything is touched
+      planMachine(spec, netns); // validates the spec before anything is touched
+      let exists = true;
       try {
         await stat(netnsPath);
       } catch {
+        exists = false;
+      }
+      const plan = planMachine(spec, netns, { createNetns: !exists });
+      if (!exists && !opts.createNetns) {
         throw new NetError('HANGAR_ERR_NET_NETNS_MISSING', `machine ${spec.machineId}: netns ${netnsPath} does not exist`, {
           step: `machine ${spec.machineId}: find netns ${netns}`,
         });
       }
-      await this.ensureNetworkNow(spec);
-      await this.deleteVeth(spec.machineId);
-      await this.runner.ipBatch(plan.host);
+      // Fast path: a network ensured earlier by this owner is not checked again, and the veth is
+      // only looked for when sysfs shows one (a restart of a machine whose netns lives on). If
+      // the host batch still fails (the bridge was removed behind our back, a veth appeared),
+      // converge the careful way and try once more.
+      if (!this.ready.has(readyKey(spec))) await this.ensureNetworkNow(spec);
+      if (await linkExists(vethName(spec.machineId))) await this.deleteVeth(spec.machineId);
+      try {
+        await this.runner.ipBatch(plan.host);
+      } catch {
+        this.ready.delete(readyKey(spec));
+        await this.ensureNetworkNow(spec);
+        await this.deleteVeth(spec.machineId);
+        const created = await stat(netnsPath).then(() => true, () => false);
+        await this.runner.ipBatch(planMachine(spec, netns, { createNetns: !created }).host);
+      }
       try {
         await this.runner.ipBatch(plan.inside);
       } catch (err) {
@@ -126,9 +166,11 @@ export class HostNetwork {
   readonly networkTeardown: NetworkTeardown = (_netnsPath, spec) => this.serial.run(() => this.deleteVeth(spec.machineId));
 
   private async ensureNetworkNow(spec: NetworkSpec): Promise<void> {
+    this.ready.delete(readyKey(spec));
     await ensureIpv6Forwarding(this.forwardingSysctl);
     await ensureBridge(this.runner, spec);
     await this.isolation.sync([spec.network]);
+    this.ready.add(readyKey(spec));
   }
 
   private async deleteVeth(machineId: string): Promise<void> {

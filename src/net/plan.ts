@@ -115,6 +115,19 @@ function checkMachineId(machineId: string): void {
   if (!/^[0-9A-Za-z_-]{1,64}$/.test(machineId)) throw invalid(`invalid machine id ${JSON.stringify(machineId)}`);
 }
 
+/**
+ * The MAC of a network's bridge: fixed, locally administered, derived from the network and the
+ * host /64. A bridge with no MAC of its own takes the lowest MAC of its ports and changes it
+ * whenever ports come and go; machines keep the old MAC for the gateway `::1` in their
+ * neighbour cache, and once the port that owned it is gone every packet routed through the host
+ * (the `::3` resolver, egress) is dropped until the cache entry fails, seconds later. Traffic
+ * between machines goes directly over the bridge and never noticed.
+ */
+export function bridgeMac(spec: NetworkSpec): string {
+  const h = createHash('sha256').update(`hangar-bridge-mac:${spec.network}:${spec.hostPrefix}`).digest();
+  return ['02', ...[0, 1, 2, 3, 4].map((i) => (h[i] ?? 0).toString(16).padStart(2, '0'))].join(':');
+}
+
 /** Alias of a network's bridge: `hangar:net:<n>:<host /64>`. */
 export function bridgeAlias(spec: NetworkSpec): string {
   return `${ALIAS_PREFIX}net:${spec.network}:${spec.hostPrefix}`;
@@ -224,9 +237,12 @@ export function planBridge(spec: NetworkSpec, exists: boolean): IpBatch {
   // No multicast snooping: there is no MLD querier on these bridges, and a snooping bridge that
   // missed a machine's MLD report (sent while its port was still coming up) may stop passing
   // the neighbour solicitations for it.
-  if (!exists) commands.push({ args: ['link', 'add', br, 'type', 'bridge', 'mcast_snooping', '0'], step: `bridge ${br}: create` });
+  const mac = bridgeMac(spec);
+  if (!exists) commands.push({ args: ['link', 'add', br, 'address', mac, 'type', 'bridge', 'mcast_snooping', '0'], step: `bridge ${br}: create` });
   commands.push(
     { args: ['link', 'set', br, 'alias', bridgeAlias(spec)], step: `bridge ${br}: label` },
+    // Also for a bridge made before its MAC was fixed (see bridgeMac); a no-op when it already is.
+    { args: ['link', 'set', br, 'address', mac], step: `bridge ${br}: fixed MAC ${mac}` },
     { args: ['addr', 'replace', `${gateway}/${hostLen}`, 'dev', br, 'nodad'], step: `bridge ${br}: add gateway ${gateway}/${hostLen}` },
     { args: ['addr', 'replace', `${resolver}/128`, 'dev', br, 'nodad'], step: `bridge ${br}: add resolver ${resolver}/128` },
     { args: ['link', 'set', br, 'up'], step: `bridge ${br}: up` },
@@ -241,11 +257,11 @@ export function planBridgeRemoval(network: number): IpBatch {
 }
 
 /**
- * A machine's networking in two batches: `host` creates the veth with its peer already inside
+ * A machine's networking in two batches: `host` (first creating the netns when `createNetns`) creates the veth with its peer already inside
  * the netns and plugs it into the bridge; `inside` (run with `ip -n <netns>`) configures `lo`,
  * `eth0`, the address (on-link prefix: the host /64, see the file comment) and the default route.
  */
-export function planMachine(spec: MachineNetSpec, netns: string): { host: IpBatch; inside: IpBatch } {
+export function planMachine(spec: MachineNetSpec, netns: string, opts: { createNetns?: boolean } = {}): { host: IpBatch; inside: IpBatch } {
   const { address, gateway } = checkMachine(spec);
   const veth = vethName(spec.machineId);
   const br = bridgeName(spec.network);
@@ -253,6 +269,8 @@ export function planMachine(spec: MachineNetSpec, netns: string): { host: IpBatc
   const mac = machineMac(spec.machineId);
   const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
   const host: IpCommand[] = [
+    // In the same process as the veth when the netns is new: one `ip` process fewer per start.
+    ...(opts.createNetns ? [{ args: ['netns', 'add', netns], step: `machine ${spec.machineId}: create netns ${netns}` }] : []),
     {
       args: ['link', 'add', veth, ...mtu, 'type', 'veth', 'peer', 'name', 'eth0', ...mtu, 'address', mac, 'netns', netns],
       step: `machine ${spec.machineId}: create veth ${veth} with eth0 in netns ${netns}`,

@@ -83,7 +83,7 @@ interface Isolation {
 async function startIsolation(opts: ServerOptions, store: StateStore, hostId: string, dns: RunningDns, logger: Logger): Promise<Isolation | undefined> {
   if (opts.driver !== 'crun') return undefined;
   const images = await ImageStore.open({ dataDir: opts.dataDir, onEvent: (ev) => logger.info({ image: ev.ref, digest: ev.digest }, `image ${ev.type}`) });
-  const networking = startNetworking({ store, hostId, logger: logger.child({ component: 'net' }), onNetwork: (name, n) => dns.listenNetwork(name, n) });
+  const networking = startNetworking({ store, hostId, dataDir: opts.dataDir, logger: logger.child({ component: 'net' }), onNetwork: (name, n) => dns.listenNetwork(name, n) });
   const resolver: ImageResolver = async (ref) => {
     const rec = await images.ensure(ref);
     return { flyImageRef: flyImageRef(rec), imageRef: await images.imageRef(rec) };

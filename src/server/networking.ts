@@ -5,8 +5,9 @@
  * address (`fdaa:<network>:<host>:…::2`, allocated by the control plane, control/networks.ts),
  * so the hooks derive the network number and host /64 from it.
  *
- * At start-up, what an earlier run left behind is removed (`cleanup(keepLive(...))`: only
- * Hangar-labelled links, netns and tables, and never those of machines whose tasks still run),
+ * At start-up, what an earlier run of this server left behind is removed (`ownedAndUnused`: only
+ * Hangar-labelled links, netns and tables that this server's store or data dir prove are its own
+ * — never another server's on the same host — and never those of machines whose tasks still run),
  * and the networks of running machines get their bridge and `::3` DNS listener back.
  */
 import type { Logger } from 'pino';
@@ -16,14 +17,19 @@ import type { MachineRecord } from '../core/machine/types.js';
 import { describeAddress, hostPrefix } from '../core/net/sixpn.js';
 import type { CrunDriverOptions, CrunTaskSpec } from '../drivers/crun/index.js';
 import { DriverError, type TaskHandle } from '../drivers/types.js';
-import { cleanup, keepLive } from '../net/cleanup.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanup, keepLive, type OwnedThing } from '../net/cleanup.js';
+import { checkTableName } from '../net/ruleset.js';
 import { HostNetwork } from '../net/machine.js';
-import { networkIdOf } from '../control/networks.js';
+import { networkIdOf, networkNumbers } from '../control/networks.js';
 import type { StateStore } from '../store/types.js';
 
 export interface NetworkingOptions {
   readonly store: StateStore;
   readonly hostId: string;
+  /** The data dir: the crun driver's netns markers (`<dataDir>/crun/netns/<name>`) prove which netns are ours. */
+  readonly dataDir: string;
   readonly logger: Logger;
   /** Called once a network's bridge exists (the DNS listener on its `::3` goes there). */
   readonly onNetwork: (name: string, number: number) => Promise<void>;
@@ -32,7 +38,7 @@ export interface NetworkingOptions {
 export interface Networking {
   readonly hostNetwork: HostNetwork;
   /** The crun driver's hooks. */
-  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown'>>;
+  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns'>>;
   /** Cleans up leftovers and restores the networks of running machines; call before the agent starts. */
   restore(): Promise<void>;
 }
@@ -45,20 +51,49 @@ export function addressNetwork(address: string): { network: number; hostPrefix: 
 }
 
 /** Creates the host's 6PN owner and the hooks the crun driver needs. */
+/**
+ * The nftables table of this server: `hangar-<host id>`, so two servers on one host (each with
+ * its own data dir and host id) never render over or delete each other's table.
+ */
+export function tableFor(hostId: string): string {
+  return checkTableName(`hangar-${hostId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+}
+
+/**
+ * What start-up cleanup may remove: things provably this server's (the networks its store
+ * numbered, the netns its driver marked, its own table) that no running machine uses. Another
+ * server's bridges, veths and netns are Hangar's too, but not ours: left alone.
+ */
+export function ownedAndUnused(ours: { networks: ReadonlySet<number>; netnsMarked: (name: string) => boolean; table: string }, live: Parameters<typeof keepLive>[0]): (t: OwnedThing) => boolean {
+  const unused = keepLive({ ...live, table: ours.table });
+  return (t) => {
+    switch (t.kind) {
+      case 'veth':
+      case 'bridge':
+        return ours.networks.has(t.network) && unused(t);
+      case 'netns':
+        return ours.netnsMarked(t.name) && unused(t);
+      case 'table':
+        return t.name === ours.table && unused(t);
+    }
+  };
+}
+
 export function startNetworking(opts: NetworkingOptions): Networking {
-  const hostNetwork = new HostNetwork();
+  const table = tableFor(opts.hostId);
+  const hostNetwork = new HostNetwork({ table });
   const announce = async (number: number): Promise<void> => {
     const name = await networkIdOf(opts, number);
     if (name !== undefined) await opts.onNetwork(name, number);
   };
-  const hooks: Networking['hooks'] = {
+  const hooks: Omit<Networking['hooks'], 'networkCreatesNetns'> = {
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
       const address = spec.network?.privateIp;
       const net = address === undefined ? undefined : addressNetwork(address);
       if (address === undefined || net === undefined) {
         throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(address ?? '')}); was it created on a 6PN host?`);
       }
-      await hostNetwork.networkSetup(netnsPath, { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address });
+      await hostNetwork.networkSetup(netnsPath, { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address }, { createNetns: true });
       await announce(net.network);
     },
     async networkTeardown(netnsPath: string, handle: TaskHandle): Promise<void> {
@@ -67,7 +102,7 @@ export function startNetworking(opts: NetworkingOptions): Networking {
   };
   return {
     hostNetwork,
-    hooks,
+    hooks: { ...hooks, networkCreatesNetns: true },
     async restore() {
       const handles = (await opts.store.list<TaskHandleRecord>(KINDS.taskHandle, { scope: opts.hostId })).filter((h) => h.value.handle !== null);
       const machineIds = new Set(handles.map((h) => h.value.machine_id));
@@ -82,7 +117,9 @@ export function startNetworking(opts: NetworkingOptions): Networking {
         const net = rec?.private_ip ? addressNetwork(rec.private_ip) : undefined;
         if (net) live.set(net.network, net.hostPrefix);
       }
-      const removed = await cleanup(hostNetwork.runner, keepLive({ machineIds, netns, networks: new Set(live.keys()) }));
+      const markers = join(opts.dataDir, 'crun', 'netns');
+      const ours = { networks: await networkNumbers(opts), netnsMarked: (name: string) => existsSync(join(markers, name)), table };
+      const removed = await cleanup(hostNetwork.runner, ownedAndUnused(ours, { machineIds, netns, networks: new Set(live.keys()) }));
       if (removed.length > 0) opts.logger.info({ removed: removed.map((t) => `${t.kind} ${t.name}`) }, 'removed networking left behind by an earlier run');
       for (const [network, prefix] of live) {
         await hostNetwork.ensureNetwork({ network, hostPrefix: prefix });

@@ -82,7 +82,7 @@ export async function chooseDriver(requested: string | undefined, optionsFor: (n
     const driver = createDriver(name, optionsFor(name));
     const fp = await driver.fingerprint();
     if (fp.available) {
-      notes.push(`runtime driver: ${name}${fp.capabilities.isolation === 'none' ? ' (machines are host processes, not isolated)' : ''}`);
+      notes.push(`runtime driver: ${name}${fp.capabilities.isolation === 'none' ? ' (machines are host processes, not isolated)' : ''}`, ...(fp.notes ?? []).map((n) => `  ${n}`));
       if (known.includes('crun') && name !== 'crun') notes.push(await crunHint(optionsFor('crun')));
       return { driver, notes };
     }

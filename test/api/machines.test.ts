@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { networkNumberOf } from '../../src/core/net/sixpn.js';
+import { networkNumberOf, siteOfNetwork } from '../../src/core/net/sixpn.js';
 import { KINDS, type MachineVersionRecord } from '../../src/core/model.js';
 import type { MachineRecord } from '../../src/core/machine/types.js';
 import type { MachineConfig } from '../../src/core/fly/machine-config.js';
@@ -101,7 +101,11 @@ describe('machines', () => {
     assert.equal(new Set(ips).size, 5);
     const nets = new Set(ips.map((ip) => networkNumberOf(ip)));
     assert.equal(nets.size, 1);
-    for (const ip of ips) assert.match(ip, /^fdaa:0:[0-9a-f]+:1::[0-9a-f]+:2$/);
+    // fdaa:<site>:<n>:<host>::…:2, the network numbered in this store's 6PN site (control/networks.ts ensureSite)
+    for (const ip of ips) assert.match(ip, /^fdaa:[0-9a-f]+:[0-9a-f]+:1::[0-9a-f]+:2$/);
+    const site = (await h.store.get<{ site: number }>(KINDS.site, '6pn'))?.value.site;
+    assert.ok(site !== undefined && site >= 1 && site <= 0xffff);
+    assert.equal(siteOfNetwork([...nets][0] ?? 0), site);
     assert.equal((await h.call('POST', '/v1/apps', { app_name: 'iso6', org_slug: 'personal', network: 'iso6net' })).statusCode, 201);
     const other = json(await h.call('POST', '/v1/apps/iso6/machines', { config: { image: 'x' }, region: 'syd' }));
     assert.notEqual(networkNumberOf(String(other['private_ip'])), [...nets][0]);

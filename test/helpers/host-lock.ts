@@ -1,8 +1,8 @@
 /**
- * Serializes test suites that change the host's network (bridges, veths, netns, nftables):
- * `hangar server --driver crun` cleans up Hangar-labelled networking it cannot match to its own
- * machines at start-up, so two such suites running at once (node's runner runs two files in
- * parallel) would tear down each other's machines. Each suite holds this lock from `before` to
+ * Serializes test suites that change the host's network (bridges, veths, netns, nftables). A
+ * `hangar server` now removes only networking its own data dir proves is its own, but suites
+ * that use HostNetwork directly, clean up by hand, or measure (bench/) still must not overlap,
+ * and node's runner runs two files in parallel. Each suite holds this lock from `before` to
  * `after`. A lock left by a dead process is taken over.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CrunDriver } from '../../src/drivers/crun/index.js';
 import { ImageStore } from '../../src/images/store.js';
+import { tableFor } from '../../src/server/networking.js';
 import { busyboxImage, ociLayoutTar } from '../helpers/images.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -39,9 +40,18 @@ export interface Server {
   exited: Promise<number | null>;
 }
 
-/** Starts `hangar server --driver crun`; resolves once the API listens. */
-export function startServer(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/hangar.js'), 'server', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0', '--driver', 'crun', '--log-level', 'warn'], {
+/** The nftables table the server of `dataDir` owns (server/networking.ts `tableFor`). */
+export function serverTable(dataDir: string): string | undefined {
+  try {
+    return tableFor(readFileSync(join(dataDir, 'host-id'), 'utf8').trim());
+  } catch {
+    return undefined; // the server never started
+  }
+}
+
+/** Starts `hangar server --driver crun` (plus `extra` flags); resolves once the API listens. */
+export function startServer(dataDir: string, extra: readonly string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/hangar.js'), 'server', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0', '--driver', 'crun', '--log-level', 'warn', ...extra], {
     env: { ...process.env, HANGAR_CONFIG: join(dataDir, 'cli.json'), HANGAR_DNS_ADDR: '127.0.0.1:0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -102,6 +102,29 @@ describe('6PN host networking, end to end', { skip }, () => {
     assert.match(await tcpFrom(b1.netns, resolverAddress(netA), 5353), /^error /);
   });
 
+  it('keeps the bridge MAC when ports come and go, so ::3 stays reachable after a machine leaves', async () => {
+    // Regression: a bridge without a MAC of its own takes its lowest port MAC. Here the port with
+    // the lowest MAC leaves after a1 cached the bridge (gateway) MAC; with an inherited MAC, a1's
+    // packets to the resolver went to a MAC no port has any more and were dropped for seconds.
+    const a3 = { machineId: machineId(), network: netA, hostPrefix: hostA, address: machineAddress(hostA, 3n), netns: `hangar-test-${tag}-a3` };
+    ours.add(a3.machineId).add(a3.netns);
+    assert.equal((await run(['ip', 'netns', 'add', a3.netns])).code, 0);
+    try {
+      const mac = async () => ((JSON.parse((await run(['ip', '-j', 'link', 'show', bridgeName(netA)])).stdout) as Array<{ address: string }>)[0]?.address ?? '');
+      const before = await mac();
+      await net.networkSetup(`/run/netns/${a3.netns}`, a3);
+      const low = await run(['ip', 'link', 'set', vethName(a3.machineId), 'address', '02:00:00:00:00:01']);
+      assert.equal(low.code, 0, low.stderr);
+      assert.equal(await mac(), before, 'a port with a lower MAC must not change the bridge MAC');
+      assert.equal(await tcpFrom(a1.netns, resolverAddress(netA), 5353), `resolver ${netA}`);
+      await net.networkTeardown(`/run/netns/${a3.netns}`, a3);
+      assert.equal(await mac(), before);
+      assert.equal(await tcpFrom(a1.netns, resolverAddress(netA), 5353), `resolver ${netA}`);
+    } finally {
+      await run(['ip', 'netns', 'del', a3.netns]);
+    }
+  });
+
   it('setup is repeatable: a second setup of a running machine replaces its veth', async () => {
     await net.networkSetup(`/run/netns/${a1.netns}`, a1);
     assert.equal(await tcpFrom(a1.netns, a2.address, 8080), 'pong a2');

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostPrefix, machineAddress } from '../../src/core/net/sixpn.js';
-import { bridgeAlias, bridgeName, failedStep, netnsNameFromPath, ownedLink, planBridge, planMachine, planMachineTeardown, renderBatch, vethAlias, vethName, type MachineNetSpec, machineMac } from '../../src/net/plan.js';
+import { bridgeAlias, bridgeMac, bridgeName, failedStep, netnsNameFromPath, ownedLink, planBridge, planMachine, planMachineTeardown, renderBatch, vethAlias, vethName, type MachineNetSpec, machineMac } from '../../src/net/plan.js';
 import { renderRuleset, renderTableRemoval } from '../../src/net/ruleset.js';
 import { keepLive, ownedNetns, planCleanup } from '../../src/net/cleanup.js';
 
@@ -50,11 +50,15 @@ describe('names and labels', () => {
 describe('ip batches', () => {
   it('plans a bridge with gateway ::1/64 and resolver ::3/128, nodad, idempotent lines', () => {
     const fresh = renderBatch(planBridge({ network: 1, hostPrefix: host }, false));
+    const mac = bridgeMac({ network: 1, hostPrefix: host });
+    assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
+    assert.notEqual(mac, bridgeMac({ network: 2, hostPrefix: hostPrefix(2, 1) }));
     assert.equal(
       fresh,
       [
-        'link add hgr-n1 type bridge mcast_snooping 0',
+        `link add hgr-n1 address ${mac} type bridge mcast_snooping 0`,
         'link set hgr-n1 alias hangar:net:1:fdaa:0:1:1::/64',
+        `link set hgr-n1 address ${mac}`,
         'addr replace fdaa:0:1:1::1/64 dev hgr-n1 nodad',
         'addr replace fdaa:0:1::3/128 dev hgr-n1 nodad',
         'link set hgr-n1 up',
@@ -92,6 +96,10 @@ describe('ip batches', () => {
         'route add default via fdaa:0:1:1::1 dev eth0',
       ],
     );
+    // a new netns is made in the same `ip` process, before the veth that goes into it
+    const fresh = planMachine(spec, 'hangar-1857156b526dd8', { createNetns: true });
+    assert.deepEqual(fresh.host.commands.map((c) => c.args.join(' ')).slice(0, 2), ['netns add hangar-1857156b526dd8', p.host.commands[0]?.args.join(' ')]);
+    assert.deepEqual(fresh.inside, p.inside);
     const mtu = planMachine({ ...spec, mtu: 1420 }, 'hangar-x');
     assert.match(mtu.host.commands[0]?.args.join(' ') ?? '', /^link add hgr-m1857156b52 mtu 1420 type veth peer name eth0 mtu 1420 address 02(:[0-9a-f]{2}){5} netns hangar-x$/);
     assert.deepEqual(planMachineTeardown(spec.machineId).commands.map((c) => c.args.join(' ')), ['link del hgr-m1857156b52']);

@@ -255,15 +255,29 @@ function usedList(used: Iterable<string>): bigint[] {
   return out;
 }
 
+/** Highest site number: the upper 16 bits of a network number. */
+export const MAX_SITE = 0xffff;
+
+/** The site part (upper 16 bits) of a network number. */
+export function siteOfNetwork(networkNumber: number): number {
+  return Math.floor(networkNumber / 0x10000);
+}
+
 /**
- * The lowest free network number (>= 1) not in `used`.
- * @throws SixpnError `HANGAR_ERR_6PN_EXHAUSTED` when all 2^32-1 are taken.
+ * The lowest free network number not in `used`. With a `site` (1..65535), numbers are taken from
+ * that site's block, `site << 16 | 1 .. 0xffff`, so the networks of two installations that share
+ * a host (two `hangar server`s with their own data dirs) never share a /48, a bridge name or a
+ * `::3` resolver; their addresses read `fdaa:<site>:<n>:…`. Site 0 is the whole 1..2^32-1 range.
+ * @throws SixpnError `HANGAR_ERR_6PN_EXHAUSTED` when the range is used up.
  */
-export function allocateNetworkNumber(used: Iterable<number>): number {
+export function allocateNetworkNumber(used: Iterable<number>, site = 0): number {
+  if (!Number.isInteger(site) || site < 0 || site > MAX_SITE) throw new SixpnError('HANGAR_ERR_6PN_INVALID', `invalid 6PN site ${site} (0..${MAX_SITE})`);
   const taken = new Set(used);
+  const first = site === 0 ? 1 : site * 0x10000 + 1;
+  const last = site === 0 ? MAX_NETWORK : site * 0x10000 + 0xffff;
   // At most taken.size candidates are taken, so the loop ends within taken.size + 1 steps.
-  for (let n = 1; n <= MAX_NETWORK; n++) if (!taken.has(n)) return n;
-  throw new SixpnError('HANGAR_ERR_6PN_EXHAUSTED', `every 6PN network number (1..${MAX_NETWORK}) is in use`);
+  for (let n = first; n <= last; n++) if (!taken.has(n)) return n;
+  throw new SixpnError('HANGAR_ERR_6PN_EXHAUSTED', `every 6PN network number (${first}..${last}) is in use`);
 }
 
 /**

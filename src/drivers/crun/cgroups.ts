@@ -87,12 +87,13 @@ export function detectCgroups(mountinfoPath = '/proc/self/mountinfo'): CgroupLay
 }
 
 /** One line for the operator: the mode and what the driver does about it. */
-export function describeLayout(layout: CgroupLayout): string {
+export function describeLayout(layout: CgroupLayout, runtime: 'crun' | 'runc' = 'crun'): string {
   const where = CONTROLLERS.map((c) => `${c}: ${layout.controllers[c] ? `${layout.controllers[c]?.path} (v${layout.controllers[c]?.version})` : 'missing'}`).join(', ');
+  const owner = runtime === 'crun' ? 'cgroups owned by Hangar, crun runs with --cgroup-manager=disabled' : 'cgroups owned by Hangar, runc makes its own inside each machine cgroup';
   const workaround =
     layout.mode === 'hybrid'
-      ? `; hybrid host: crun runs in a private mount namespace with ${layout.hybridUnified} unmounted (crun refuses hybrid hosts otherwise), cgroups managed by Hangar`
-      : '; cgroups managed by Hangar, crun runs with --cgroup-manager=disabled';
+      ? `; hybrid host: ${runtime} runs in a private mount namespace with ${layout.hybridUnified} unmounted (it refuses hybrid hosts otherwise), ${owner}`
+      : `; ${owner}`;
   return `cgroups ${layout.mode} (${where})${workaround}`;
 }
 

@@ -8,8 +8,9 @@
  * `<controller>/hangar/<container>`, bundle `<dataDir>/crun/<container>`, netns `hangar-<machine>`.
  * Destroy removes exactly those, after checking the `hangar-` label.
  *
- * Start path: file writes, one `ip -batch` (netns + loopback, only when the netns is new), then
- * `unshare` → sh monitor → (umount on hybrid hosts) → mount overlay → `crun run`.
+ * Start path, two strands at once: `ip netns add` (only when the netns is new) then the network
+ * hook's `ip` batches; and file writes, then `unshare` → sh monitor → (umount on hybrid hosts) →
+ * mount overlay. When both are done the monitor gets its "go" and runs `crun run`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCg
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
 import { go, installMonitor, readExitFile, spawnMonitor } from './monitor.js';
-import { ensureNetns, netnsOwnedBy, removeNetns } from './netns.js';
+import { ensureNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
 import { machineProcessStats } from './ps.js';
@@ -44,6 +45,8 @@ export interface CrunDriverOptions {
   readonly pidsLimit?: number;
   /** Called after the netns exists and before the container starts (src/net/ adds the 6PN veth here). */
   readonly networkSetup?: (netnsPath: string, spec: CrunTaskSpec) => Promise<void>;
+  /** The `networkSetup` hook creates the netns itself when it is missing (saves an `ip` process per start). */
+  readonly networkCreatesNetns?: boolean;
   /** Called before destroy deletes the netns. */
   readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
 }
@@ -99,7 +102,8 @@ export class CrunDriver implements RuntimeDriver {
     }
     const layout = this.cgroups();
     if (!layout.controllers.memory) return { available: false, reason: 'no memory cgroup controller on this host', capabilities: CAPABILITIES, notes: [describeLayout(layout)] };
-    notes.push(`runtime: ${rt.kind} (${rt.path})${rt.kind === 'runc' ? ', crun not found: falling back to runc' : ''}`, describeLayout(layout));
+    const how = layout.mode === 'hybrid' ? ' with the hybrid-cgroup workaround (private mount namespace)' : '';
+    notes.push(`runtime: ${rt.kind} (${rt.path})${how}${rt.kind === 'runc' ? '; crun not found: runc fallback' : ''}`, describeLayout(layout, rt.kind));
     return { available: true, reason: notes.join('; '), capabilities: CAPABILITIES, notes };
   }
 
@@ -115,15 +119,25 @@ export class CrunDriver implements RuntimeDriver {
     const layout = this.cgroups();
     const cg = machineCgroup(layout, id);
     const createdBundle = !existsSync(bundleDir);
-    const nsPath = await ensureNetns(nsName, id, join(this.root, 'netns'));
+    const markers = join(this.root, 'netns');
+    const nsPath = netnsPath(nsName);
+    // The network (netns, then the 6PN hook: a few `ip` processes) is made while the bundle is
+    // written and the monitor mounts the root; only the handshake below waits for it. Without a
+    // hook nothing else configures the netns, so ensureNetns brings loopback up itself.
+    const network = (async () => {
+      const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
+      await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup, create: !hookCreates });
+      if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
+    })();
+    network.catch(() => undefined); // awaited (and its error thrown) before the handshake
     const undo = async (): Promise<void> => {
+      await network.catch(() => undefined);
       removeMachineCgroup(cg);
-      await removeNetns(nsName, id, join(this.root, 'netns'));
+      await removeNetns(nsName, id, markers);
       if (createdBundle) rmSync(bundleDir, { recursive: true, force: true });
     };
     let child: ChildProcess | undefined;
     try {
-      if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
       const bundle = writeBundle({
         spec,
         image,
@@ -165,6 +179,7 @@ export class CrunDriver implements RuntimeDriver {
       const monitorStat = readStat(monitorPid);
       const exitedEarly = new Promise<number>((resolve) => child?.once('exit', (code: number | null) => resolve(code ?? -1)));
       enterCgroup(cg, monitorPid);
+      await network;
       go(child);
       const pid = await waitForPid(pidFile, exitedEarly);
       if (pid === undefined) {

@@ -12,8 +12,10 @@
  *    in (or leaks from) the host's mount table. `slave` (not `private`) so that host unmounts,
  *    e.g. `ip netns delete` of another machine, still reach this namespace and free that netns.
  *
- * Handshake: the script first reads a line "go" from stdin; the driver writes it after moving
- * the monitor into the machine's cgroup, so crun and the container start inside it.
+ * Handshake: before it runs the runtime the script reads a line "go" from stdin; the driver
+ * writes it after moving the monitor into the machine's cgroup and once the machine's network is
+ * ready, so crun and the container start inside the cgroup and with eth0 configured. The mounts
+ * come before the handshake, so they overlap the driver's network setup.
  *
  * The script takes everything as argv (never a shell string, STYLE.md habit 8); the driver
  * writes it into its data dir from this constant, so the build needs no extra file copying.
@@ -28,13 +30,19 @@ export const MONITOR_SCRIPT = `#!/bin/sh
 #        monitor.sh exec <runtime argv...>
 mode=$1
 shift
-IFS= read -r go || exit 125
-[ "$go" = go ] || exit 125
-if [ "$mode" = exec ]; then exec "$@"; fi
+if [ "$mode" = exec ]; then
+  IFS= read -r go || exit 125
+  [ "$go" = go ] || exit 125
+  exec "$@"
+fi
 log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
 shift 7
+# The mounts need no cgroup and no network: done before the handshake, while the driver still
+# sets up the machine's network.
 if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$rootfs" 2>>"$log" || exit 125
+IFS= read -r go || exit 125
+[ "$go" = go ] || exit 125
 "$@" </dev/null
 status=$?
 # Read only after this process is gone, so a plain write is enough.

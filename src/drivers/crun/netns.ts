@@ -1,7 +1,7 @@
 /**
  * The machine's network namespace, `hangar-<machine id>`, made the way `ip netns add` makes it
  * (a bind mount under /run/netns), so `src/net/` and operators can use `ip -n` on it. The driver
- * creates it with loopback up (one `ip -batch` process for both steps) and hands its path to the
+ * creates it (with loopback up when no network hook will) and hands its path to the
  * runtime in config.json; the agent's `networkSetup` hook adds the 6PN veth.
  *
  * A machine's versions share its netns. A marker file under the driver's data dir names the
@@ -19,11 +19,17 @@ export function netnsPath(name: string): string {
   return join(NETNS_DIR, name);
 }
 
-/** Creates the netns (if missing) with loopback up, and records `containerId` as its user. */
-export async function ensureNetns(name: string, containerId: string, markerDir: string): Promise<string> {
+/**
+ * Creates the netns (if missing), with loopback up unless `loopback` is false (the network hook
+ * brings it up with eth0, and `netns exec` would cost another `ip` process), and records
+ * `containerId` as its user. `create: false` only records the user: the network hook creates
+ * the netns in its own `ip` batch (the marker is written first, so a failed start still removes it).
+ */
+export async function ensureNetns(name: string, containerId: string, markerDir: string, opts: { loopback?: boolean; create?: boolean } = {}): Promise<string> {
   const path = netnsPath(name);
-  if (!existsSync(path)) {
-    const r = await run('ip', ['-batch', '-'], { input: `netns add ${name}\nnetns exec ${name} ip link set lo up\n` });
+  if (opts.create !== false && !existsSync(path)) {
+    const lo = opts.loopback === false ? '' : `netns exec ${name} ip link set lo up\n`;
+    const r = await run('ip', ['-batch', '-'], { input: `netns add ${name}\n${lo}` });
     if (r.code !== 0) throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot create network namespace ${name}: ${r.stderr.trim()}`);
   }
   mkdirSync(markerDir, { recursive: true });

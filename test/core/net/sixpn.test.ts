@@ -6,6 +6,7 @@ import {
   allocateHostPrefix,
   allocateMachineAddress,
   allocateNetworkNumber,
+  siteOfNetwork,
   bridgeAddress,
   describeAddress,
   formatIPv6,
@@ -114,6 +115,12 @@ describe('6PN allocation', () => {
     assert.equal(allocateNetworkNumber([]), 1);
     assert.equal(allocateNetworkNumber([1, 2, 4]), 3);
     assert.equal(allocateNetworkNumber([2, 3]), 1);
+    // a site's block: site << 16 | 1..0xffff, and nothing outside it
+    assert.equal(allocateNetworkNumber([], 0xb782), 0xb782_0001);
+    assert.equal(allocateNetworkNumber([0xb782_0001, 3], 0xb782), 0xb782_0002);
+    assert.equal(siteOfNetwork(allocateNetworkNumber([], 7)), 7);
+    assert.throws(() => allocateNetworkNumber(Array.from({ length: 0xffff }, (_, i) => 0x10000 + i + 1), 1), /in use/);
+    assert.throws(() => allocateNetworkNumber([], 0x10000), /invalid 6PN site/);
   });
 
   it('hands out the lowest free host /64, skipping host 0, whatever form `used` has', () => {
