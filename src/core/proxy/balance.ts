@@ -99,6 +99,8 @@ export function pick(route: Route, req: PickRequest, load: LoadMap, opts: Balanc
   }
   if (!any) {
     if (force) return { kind: 'reject', status: 503, reason: `no machine in region ${force.join(',')}` };
+    // A machine on its way up: wait for it (bounded by the queue's wait) rather than fail.
+    if (route.starting > 0 && !force && exclude === undefined) return QUEUE;
     if (route.stopped > 0 && !route.autostart) return { kind: 'reject', status: 503, reason: `every machine of app '${route.app}' is stopped and autostart is off for this service` };
     return opts.autostart && route.autostart && route.stopped > 0 ? AUTOSTART : NO_MACHINE;
   }

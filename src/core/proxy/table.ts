@@ -69,6 +69,7 @@ interface Building {
   handler: Handler;
   backends: Backend[];
   stopped: number;
+  starting: number;
   stoppedMachines: StoppedMachine[];
   autostart: boolean;
   pristine: boolean;
@@ -128,6 +129,7 @@ export function buildRouteTable(apps: readonly (Pick<AppRecord, 'name'> & Partia
               handler,
               backends: [],
               stopped: 0,
+              starting: 0,
               stoppedMachines: [],
               autostart: svc.autostart !== false,
               pristine: p.http_options?.response?.pristine === true,
@@ -151,6 +153,8 @@ export function buildRouteTable(apps: readonly (Pick<AppRecord, 'name'> & Partia
               softLimit: svc.concurrency?.soft_limit ?? DEFAULT_SOFT_LIMIT,
               hardLimit: svc.concurrency?.hard_limit ?? Number.POSITIVE_INFINITY,
             });
+          } else if (m.state === 'starting' && !m.cordoned) {
+            b.starting += 1;
           } else if (STOPPED.has(m.state) && !m.cordoned) {
             b.stopped += 1;
             b.stoppedMachines.push({ machineId: m.id, region: m.region, softLimit: svc.concurrency?.soft_limit ?? DEFAULT_SOFT_LIMIT });

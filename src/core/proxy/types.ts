@@ -51,6 +51,11 @@ export interface Route {
   readonly backends: readonly Backend[];
   /** Machines of the service that are not running but could be autostarted. */
   readonly stopped: number;
+  /**
+   * Machines of the service on their way up (`starting`, uncordoned): a request that finds no
+   * backend waits for them instead of a 503 (an autostart in progress, a start through the API).
+   */
+  readonly starting: number;
   /** Those machines (stopped, suspended or created, uncordoned), sorted by id: autostart candidates. */
   readonly stoppedMachines: readonly StoppedMachine[];
   /** `autostart` of the service (Fly's default: true). */

@@ -77,3 +77,13 @@ test('autostart seam: answered only when enabled and a stopped machine exists', 
   assert.equal(pick(r, {}, new Map([['a:8080', 2]]), { ...opts, autostart: true }).kind, 'autostart');
   assert.equal(chosen(r, { 'a:8080': 2 }), 'a');
 });
+
+test('a machine on its way up is waited for, not answered with a 503 (an autostart in progress that the table already sees as starting)', () => {
+  const starting = route(machine('s', { state: 'starting' }));
+  assert.equal(starting.starting, 1);
+  assert.equal(pick(starting, {}, new Map(), { ...opts, autostart: true }).kind, 'queue');
+  assert.equal(pick(starting, {}, new Map(), opts).kind, 'queue', 'also a start through the API, without autostart');
+  assert.equal(pick(starting, { forceRegions: ['syd'] }, new Map(), opts).kind, 'reject', 'a forced region still rejects');
+  const none = route(machine('d', { state: 'destroyed' }));
+  assert.deepEqual(pick(none, {}, new Map(), opts), { kind: 'reject', status: 503, reason: 'no started machine is available to serve this app' });
+});
