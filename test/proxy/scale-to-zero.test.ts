@@ -5,7 +5,6 @@
  * through the proxy starts one and gets the app's 200.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,37 +12,16 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/client/api.js';
+import { startServerChild, type ServerChild } from './server-child.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'hangar-zero-'));
-let child: ChildProcess | undefined;
+let running: ServerChild | undefined;
 
 after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child!.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await running?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function startChild(): Promise<{ api: string; proxy: string; out: () => string }> {
-  child = spawn(process.execPath, [join(ROOT, 'dist/test/proxy/fixtures/server-child.js'), dataDir, '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child!.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const api = /Machines API listening on (http:\/\/\S+)/.exec(out)?.[1];
-      const proxy = /Edge proxy on (\S+):/.exec(out)?.[1];
-      if (api && proxy) resolve({ api, proxy: `http://${proxy}`, out: () => out });
-    });
-    child!.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    child!.once('exit', (code) => reject(new Error(`server exited (${code})\n${out}\n${err}`)));
-  });
-}
 
 function get(proxyUrl: string, host: string): Promise<{ status: number; body: string }> {
   const u = new URL(proxyUrl);
@@ -60,7 +38,8 @@ function get(proxyUrl: string, host: string): Promise<{ status: number; body: st
 }
 
 test('scale to zero: two idle machines stop one per round; the next request starts one and gets a 200', { timeout: 90_000 }, async () => {
-  const srv = await startChild();
+  const srv = await startServerChild(dataDir, 200);
+  running = srv;
   const client = new ApiClient({ apiUrl: srv.api, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
   await client.createApp({ app_name: 'zero' });
   const config = {

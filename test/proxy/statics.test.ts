@@ -6,30 +6,22 @@
  * a file outside the image. A missing file and a POST go to the app, whose machine autostarts.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/client/api.js';
+import { startServerChild, type ServerChild } from './server-child.js';
 import { raw } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'hangar-statics-'));
 const dataDir = join(tmp, 'data');
 const img = join(tmp, 'img');
-let child: ChildProcess | undefined;
+let running: ServerChild | undefined;
 
 after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child!.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await running?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -55,22 +47,6 @@ function makeImage(): void {
   symlinkSync('/public/app.css', join(img, 'public', 'alias.css'));
 }
 
-function startChild(): Promise<{ api: string; proxyPort: number }> {
-  child = spawn(process.execPath, [join(ROOT, 'dist/test/proxy/fixtures/server-child.js'), dataDir, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child!.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const api = /Machines API listening on (http:\/\/\S+)/.exec(out)?.[1];
-      const proxy = /Edge proxy on \S+:(\d+):/.exec(out)?.[1];
-      if (api && proxy) resolve({ api, proxyPort: Number(proxy) });
-    });
-    child!.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    child!.once('exit', (code) => reject(new Error(`server exited (${code})\n${out}\n${err}`)));
-  });
-}
-
 interface Res {
   status: number;
   headers: IncomingHttpHeaders;
@@ -92,7 +68,8 @@ function http(port: number, method: string, path: string, headers: Record<string
 
 test('[[statics]] are served from the image while the machine is stopped; misses and POSTs go to the app', { timeout: 90_000 }, async () => {
   makeImage();
-  const srv = await startChild();
+  const srv = await startServerChild(dataDir, 0);
+  running = srv;
   const port = srv.proxyPort;
   const client = new ApiClient({ apiUrl: srv.api, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
   await client.createApp({ app_name: 'stat' });
