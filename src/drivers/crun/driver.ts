@@ -32,6 +32,7 @@ import { ensureNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
 import { layerPaths } from './rootfs.js';
+import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
 import { machineProcessStats } from './ps.js';
 import { DEFAULT_ROOTS, findBinary, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
@@ -52,6 +53,11 @@ export interface CrunDriverOptions {
   readonly networkCreatesNetns?: boolean;
   /** Called before destroy deletes the netns. */
   readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
+  /**
+   * Monitors kept ready for the next starts (spares.ts), on hosts whose cgroups are all v1.
+   * Default 1; 0 turns them off.
+   */
+  readonly spareMonitors?: number;
 }
 
 /** `fingerprint()` with the operator-facing notes (cgroup mode, workaround, runtime). */
@@ -82,6 +88,7 @@ export class CrunDriver implements RuntimeDriver {
   private images: Promise<ImageStore> | undefined;
   private readonly poller: TaskPoller;
   private closed = false;
+  private spareMonitors: SpareMonitors | null | undefined;
 
   constructor(opts: CrunDriverOptions) {
     this.opts = opts;
@@ -148,33 +155,37 @@ export class CrunDriver implements RuntimeDriver {
       const exitFile = join(bundleDir, 'exit');
       const logFile = join(bundleDir, 'runtime.log');
       for (const f of [pidFile, exitFile, logFile]) rmSync(f, { force: true });
+      const params = { log: logFile, exitFile, lower: image.lower, ...layerPaths(bundleDir), runtimeArgv: runArgv(rt, id, bundleDir, pidFile, logFile) };
+      // A spare monitor (spares.ts) is already in its namespace and its cgroup, which becomes
+      // the machine's by a rename; else one is spawned now.
+      const spare = this.spares()?.take(cg);
       const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
       createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
-      // The monitor first: its move into the cgroup waits for a kernel grace period (cgroups.ts
-      // enterCgroupAsync) and its unmount is a process of its own; both then run alongside the
-      // network setup and the bundle writing. It mounts the root only when told (mountNow).
-      child = spawnMonitor(
-        {
-          script: this.monitorScript,
-          log: logFile,
-          exitFile,
-          unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '',
-          lower: image.lower,
-          ...layerPaths(bundleDir),
-          runtimeArgv: runArgv(rt, id, bundleDir, pidFile, logFile),
-        },
-        stdoutPath,
-        stderrPath,
-      );
+      let monitorPid: number;
+      let monitorStartTicks: number;
+      let exited: Promise<number>;
+      if (spare) {
+        child = spare.child;
+        monitorPid = spare.pid;
+        monitorStartTicks = spare.startTicks;
+        exited = spare.exited;
+        child.stdin?.write(spareInput(params, stdoutPath, stderrPath));
+      } else {
+        // The monitor first: its move into the cgroup waits for a kernel grace period (cgroups.ts
+        // enterCgroupAsync) and its unmount is a process of its own; both then run alongside the
+        // network setup and the bundle writing. It mounts the root only when told (mountNow).
+        const fresh = spawnMonitor({ script: this.monitorScript, unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '', ...params }, stdoutPath, stderrPath);
+        child = fresh;
+        if (fresh.pid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
+        monitorPid = fresh.pid;
+        fresh.unref();
+        monitorStartTicks = readStat(monitorPid)?.startTicks ?? 0;
+        exited = new Promise<number>((resolve) => fresh.once('exit', (code: number | null) => resolve(code ?? -1)));
+        entered = enterCgroupAsync(cg, monitorPid);
+        entered.catch(() => undefined); // awaited before the handshake
+      }
       const monitor = child;
-      const monitorPid = monitor.pid;
-      if (monitorPid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
-      monitor.unref();
-      const monitorStat = readStat(monitorPid);
-      const exited = new Promise<number>((resolve) => monitor.once('exit', (code: number | null) => resolve(code ?? -1)));
       exitedEarly = exited;
-      entered = enterCgroupAsync(cg, monitorPid);
-      entered.catch(() => undefined); // awaited before the handshake
       // The network (netns, then the 6PN hook: a few `ip` processes) is made while the bundle is
       // written; only the handshake below waits for it. Without a hook nothing else configures
       // the netns, so ensureNetns brings loopback up itself.
@@ -217,7 +228,7 @@ export class CrunDriver implements RuntimeDriver {
         pid,
         start_ticks: readStat(pid)?.startTicks ?? 0,
         monitor_pid: monitorPid,
-        monitor_start_ticks: monitorStat?.startTicks ?? 0,
+        monitor_start_ticks: monitorStartTicks,
         started_at: new Date().toISOString(),
         cgroup: cg,
         netns: nsName,
@@ -327,6 +338,7 @@ export class CrunDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.spareMonitors?.close();
     this.poller.stop();
     for (const task of this.tasks.values()) this.logFiles.remove(task.handle.container_id);
     this.tasks.clear();
@@ -340,6 +352,22 @@ export class CrunDriver implements RuntimeDriver {
       if (path) return (this.runtimeChoice = { kind, path, root: DEFAULT_ROOTS[kind] });
     }
     return undefined;
+  }
+
+  /** The spare monitors, made on first use; null where they cannot or should not be used. */
+  private spares(): SpareMonitors | undefined {
+    if (this.spareMonitors === undefined) {
+      const size = this.opts.spareMonitors ?? 1;
+      const layout = this.cgroups();
+      if (size <= 0 || this.closed || process.getuid?.() !== 0 || !sparesSupported(layout)) this.spareMonitors = null;
+      else {
+        installMonitor(this.monitorScript);
+        // The refill waits a little, so the new spare's processes do not compete for the CPU
+        // with the machine that just took one.
+        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 30 });
+      }
+    }
+    return this.spareMonitors ?? undefined;
   }
 
   private cgroups(): CgroupLayout {

@@ -29,6 +29,8 @@ import { dirname } from 'node:path';
 export const MONITOR_SCRIPT = `#!/bin/sh
 # Hangar crun monitor, written by the crun driver (src/drivers/crun/monitor.ts). Do not edit.
 # usage: monitor.sh run <log> <exit-file> <unmount-or-empty> <lowerdir> <upperdir> <workdir> <rootfs> <runtime argv...>
+#        monitor.sh spare <unmount-or-empty> <own cgroup dirs...>   (the rest on stdin, one a line: log, exit file,
+#          stdout, stderr, lowerdir, upperdir, workdir, rootfs, runtime argv..., empty line)
 #        monitor.sh exec <runtime argv...>
 mode=$1
 shift
@@ -37,11 +39,30 @@ if [ "$mode" = exec ]; then
   [ "$go" = go ] || exit 125
   exec "$@"
 fi
-log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
-shift 7
 # The mounts need no cgroup and no network: done while the driver still sets up the machine's
-# network; the overlay only once the driver says the bundle is written.
-if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
+# network (or, for a spare, before there is a machine); the overlay only once the driver says
+# the bundle is written.
+if [ "$mode" = spare ]; then
+  unified=$1
+  shift
+  if [ -n "$unified" ]; then umount "$unified" || exit 125; fi
+  if ! IFS= read -r log; then
+    # The agent went away before it needed this spare: leave the spare's cgroup and remove it.
+    for dir in "$@"; do echo $$ >"\${dir%/*}/cgroup.procs"; done 2>/dev/null
+    rmdir "$@" 2>/dev/null
+    exit 125
+  fi
+  IFS= read -r exit_file && IFS= read -r out && IFS= read -r err || exit 125
+  IFS= read -r lower && IFS= read -r upper && IFS= read -r work && IFS= read -r rootfs || exit 125
+  set --
+  while IFS= read -r arg && [ -n "$arg" ]; do set -- "$@" "$arg"; done
+  [ $# -gt 0 ] || exit 125
+  exec >>"$out" 2>>"$err"
+else
+  log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
+  shift 7
+  if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
+fi
 IFS= read -r step || exit 125
 [ "$step" = mount ] || exit 125
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$rootfs" 2>>"$log" || exit 125
@@ -81,6 +102,9 @@ export interface MonitorRun {
   readonly rootfs: string;
   readonly runtimeArgv: readonly string[];
 }
+
+/** What a spare monitor (spares.ts) is told on stdin: the per-machine part of a {@link MonitorRun}. */
+export type MonitorParams = Omit<MonitorRun, 'script' | 'unmount'>;
 
 /**
  * Characters that would break overlayfs' comma-separated mount options or its ':'-separated
