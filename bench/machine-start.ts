@@ -42,16 +42,22 @@ const { values } = parseArgs({ options: { count: { type: 'string', default: '30'
 const COUNT = Math.max(1, Math.min(100, Number(values.count)));
 const IMAGE = 'hangar-bench/node:1';
 const NODE = '/usr/local/bin/node';
-/** The one server every row runs: answers 200 with $BODY on $HOST:$PORT. */
-const SERVER_JS = "require('http').createServer((q, s) => s.end(process.env.BODY)).listen(Number(process.env.PORT), process.env.HOST)";
+/**
+ * The one server every row runs: answers 200 with $BODY on $HOST:$PORT. It exits on SIGINT (the
+ * stop signal Hangar sends by default) and SIGTERM: as a container's PID 1 it has no default
+ * handlers, so without these each stop would wait out the 5 s kill timeout.
+ */
+const SERVER_JS =
+  "for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(0)); require('http').createServer((q, s) => s.end(process.env.BODY)).listen(Number(process.env.PORT), process.env.HOST)";
 
 /**
  * Polls `host:port` with a GET every 2 ms until it answers 200; returns ms since `t0`. Each try
  * is bounded (a connection refused comes back at once; a SYN queued behind neighbour discovery
  * is abandoned after 50 ms), so the poll never waits long on one attempt.
  */
-async function firstResponse(host: string, port: number, t0: number, limitMs = 30_000): Promise<number> {
+async function firstResponse(host: string, port: number, t0: number, limitMs = 30_000, gone: () => boolean = () => false): Promise<number> {
   for (;;) {
+    if (gone()) throw new Error(`[${host}]:${port}: the server exited`);
     const ok = await new Promise<boolean>((resolve) => {
       const req = request({ host, port, path: '/', agent: false, timeout: 50 }, (res) => {
         res.resume();
@@ -73,15 +79,25 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
-/** One bare host spawn of the same server → first response (ms). */
+/**
+ * One bare host spawn of the same server → first response (ms). A random port may be taken by
+ * another program on the host: the server then exits (EADDRINUSE) and the try is made again on
+ * another port.
+ */
 async function bareOnce(i: number): Promise<number> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const t0 = performance.now();
-  const child = spawn(process.execPath, ['-e', SERVER_JS], { stdio: 'ignore', env: { PORT: String(port), HOST: '127.0.0.1', BODY: `bare${i}\n` } });
-  try {
-    return await firstResponse('127.0.0.1', port, t0);
-  } finally {
-    child.kill('SIGKILL');
+  for (let attempt = 0; ; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['-e', SERVER_JS], { stdio: 'ignore', env: { PORT: String(port), HOST: '127.0.0.1', BODY: `bare${i}\n` } });
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    try {
+      return await firstResponse('127.0.0.1', port, t0, 30_000, () => exited);
+    } catch (err) {
+      if (!exited || attempt >= 5) throw err;
+    } finally {
+      child.kill('SIGKILL');
+    }
   }
 }
 
