@@ -347,12 +347,12 @@ if (skipReason) {
       const before = Date.now();
       while (sparePids().length === 0 && Date.now() - before < 10_000) await new Promise((r) => setTimeout(r, 20));
       const ready = sparePids();
-      assert.equal(ready.length, 1, 'one spare monitor waits in a cgroup of its own');
-      const sparePid = ready[0];
-      const taken = spares();
+      assert.ok(ready.length >= 1, 'spare monitors wait in cgroups of their own');
+      const waiting = spares();
       const h2 = parseCrunHandle(await start(spec(['serve']), d));
-      assert.equal(h2.monitor_pid, sparePid, 'the spare became the machine\'s monitor');
-      for (const n of taken) assert.equal(existsSync(join(memParent, n)), false, `${n} was renamed`);
+      assert.ok(ready.includes(h2.monitor_pid), 'a spare became the machine\'s monitor');
+      assert.equal(waiting.filter((n) => !existsSync(join(memParent, n))).length, 1, 'its cgroup was renamed');
+      const sparePid = h2.monitor_pid;
       const procs = readFileSync(join(h2.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8');
       assert.ok(procs.split('\n').includes(String(sparePid)), 'the monitor is in the machine\'s cgroup');
       assert.ok(procs.split('\n').includes(String(h2.pid)), 'and so is the machine');

@@ -55,7 +55,7 @@ export interface CrunDriverOptions {
   readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
   /**
    * Monitors kept ready for the next starts (spares.ts), on hosts whose cgroups are all v1.
-   * Default 1; 0 turns them off.
+   * Default 2 (starts in quick succession each find one while the refill waits); 0 turns them off.
    */
   readonly spareMonitors?: number;
 }
@@ -357,14 +357,14 @@ export class CrunDriver implements RuntimeDriver {
   /** The spare monitors, made on first use; null where they cannot or should not be used. */
   private spares(): SpareMonitors | undefined {
     if (this.spareMonitors === undefined) {
-      const size = this.opts.spareMonitors ?? 1;
+      const size = this.opts.spareMonitors ?? 2;
       const layout = this.cgroups();
       if (size <= 0 || this.closed || process.getuid?.() !== 0 || !sparesSupported(layout)) this.spareMonitors = null;
       else {
         installMonitor(this.monitorScript);
-        // The refill waits a little, so the new spare's processes do not compete for the CPU
-        // with the machine that just took one.
-        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 30 });
+        // The refill waits until the machine that took a spare is likely past its own start-up,
+        // so the new spare's processes do not compete with it for the CPU.
+        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 200 });
       }
     }
     return this.spareMonitors ?? undefined;
