@@ -8,6 +8,7 @@
  * first machine of a network (per owner) also ensures the bridge, forwarding and the nftables
  * rules, and a machine whose old veth is still there has it deleted first.
  */
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { bridgeAddress, resolverAddress } from '../core/net/sixpn.js';
 import { NetRunner, Serial } from './apply.js';
@@ -30,16 +31,6 @@ export type { MachineNetSpec, NetworkSpec } from './plan.js';
 
 function readyKey(spec: NetworkSpec): string {
   return `${spec.network}|${spec.hostPrefix}`;
-}
-
-/** Whether the host namespace has a link of that name (sysfs: no process). */
-async function linkExists(name: string): Promise<boolean> {
-  try {
-    await stat(`/sys/class/net/${name}`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What a machine got: the values for `private_ip`, `/etc/resolv.conf` and debugging. */
@@ -116,12 +107,9 @@ export class HostNetwork {
     this.serial.run(async () => {
       const netns = netnsNameFromPath(netnsPath);
       planMachine(spec, netns); // validates the spec before anything is touched
-      let exists = true;
-      try {
-        await stat(netnsPath);
-      } catch {
-        exists = false;
-      }
+      // Synchronous checks (a stat of /run/netns or sysfs takes microseconds): each async hop
+      // here would delay the `ip` process behind the driver's file work.
+      const exists = existsSync(netnsPath);
       const plan = planMachine(spec, netns, { createNetns: !exists });
       if (!exists && !opts.createNetns) {
         throw new NetError('HANGAR_ERR_NET_NETNS_MISSING', `machine ${spec.machineId}: netns ${netnsPath} does not exist`, {
@@ -133,7 +121,7 @@ export class HostNetwork {
       // the host batch still fails (the bridge was removed behind our back, a veth appeared),
       // converge the careful way and try once more.
       if (!this.ready.has(readyKey(spec))) await this.ensureNetworkNow(spec);
-      if (await linkExists(vethName(spec.machineId))) await this.deleteVeth(spec.machineId);
+      if (existsSync(`/sys/class/net/${vethName(spec.machineId)}`)) await this.deleteVeth(spec.machineId);
       try {
         await this.runner.ipBatch(plan.host);
       } catch {

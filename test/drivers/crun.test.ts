@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import { hostsFile, resolvConf } from '../../src/drivers/crun/etc.js';
 import { execProcess } from '../../src/drivers/crun/exec.js';
 import { monitorArgv, overlayPathProblem } from '../../src/drivers/crun/monitor.js';
 import { lookupIdFile } from '../../src/drivers/crun/rootfs.js';
+import { spareInput, sparePrefix, sparesSupported } from '../../src/drivers/crun/spares.js';
 import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
 import { ImageStore } from '../../src/images/store.js';
 import { BUSYBOX, buildImage, ociLayoutTar, type TarEntry } from '../helpers/images.js';
@@ -77,6 +78,18 @@ describe('crun driver: pure parts', () => {
     assert.equal(nofileLimit(undefined), 1024);
     assert.equal(isOurs('/sys/fs/cgroup/memory/hangar/hangar-abc-01'), true);
     assert.equal(isOurs('/sys/fs/cgroup/memory/process_api/x'), false);
+  });
+
+  test('spare monitors: only on all-v1 layouts; labels per data dir; stdin hand-over', () => {
+    assert.equal(sparesSupported(cgroupLayout(parseCgroupMounts(HYBRID_MOUNTINFO))), true, 'hybrid with every controller on v1');
+    assert.equal(sparesSupported(cgroupLayout([{ path: '/sys/fs/cgroup', version: 2, controllers: ['cpu', 'memory', 'pids'] }])), false, 'v2 cannot rename');
+    assert.match(sparePrefix('/a/crun'), /^hangar-spare-[0-9a-f]{8}-$/);
+    assert.ok(isOurs(`/sys/fs/cgroup/memory/hangar/${sparePrefix('/a/crun')}1-1`), 'removable like a machine cgroup');
+    assert.notEqual(sparePrefix('/a/crun'), sparePrefix('/b/crun'));
+    const params = { log: '/b/log', exitFile: '/b/exit', lower: '/lo', upper: '/b/upper', work: '/b/work', rootfs: '/b/rootfs', runtimeArgv: ['/usr/bin/crun', 'run', 'x'] };
+    assert.equal(spareInput(params, '/s/out', '/s/err'), '/b/log\n/b/exit\n/s/out\n/s/err\n/lo\n/b/upper\n/b/work\n/b/rootfs\n/usr/bin/crun\nrun\nx\n\n');
+    assert.throws(() => spareInput({ ...params, runtimeArgv: ['crun', ''] }, '/o', '/e'));
+    assert.throws(() => spareInput({ ...params, log: '/b/a\nb' }, '/o', '/e'));
   });
 
   test('exit statuses: codes, signals, OOM, unknown', () => {
@@ -317,6 +330,76 @@ if (skipReason) {
       assert.equal(links.trim().split('\n').length, 1, links);
       const ps = await driver.ps(h);
       assert.ok(ps.every((p) => !/unshare|monitor\.sh|crun/.test(p.command)), JSON.stringify(ps));
+    });
+
+    test('a start takes a ready spare monitor: its cgroup becomes the machine\'s; close removes the rest', { timeout: 30_000 }, async (t) => {
+      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares on this host');
+      // A data dir of its own, so only this driver's spares carry the label looked for.
+      const own = mkdtempSync(join(tmpdir(), 'hangar-crun-spares-'));
+      const d = new CrunDriver({ ...opts(), dataDir: own });
+      drivers.push(d);
+      const memParent = join(layout.controllers.memory?.path ?? '', 'hangar');
+      const prefix = `${sparePrefix(join(own, 'crun'))}${process.pid}-`;
+      const spares = () => readdirSync(memParent).filter((n) => n.startsWith(prefix));
+      const sparePids = () => spares().flatMap((n) => readFileSync(join(memParent, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
+      const h1 = await start(spec(['serve']), d); // the first start has none yet and makes them
+      const before = Date.now();
+      while (sparePids().length === 0 && Date.now() - before < 10_000) await new Promise((r) => setTimeout(r, 20));
+      const ready = sparePids();
+      assert.ok(ready.length >= 1, 'spare monitors wait in cgroups of their own');
+      const waiting = spares();
+      const h2 = parseCrunHandle(await start(spec(['serve']), d));
+      assert.ok(ready.includes(h2.monitor_pid), 'a spare became the machine\'s monitor');
+      assert.equal(waiting.filter((n) => !existsSync(join(memParent, n))).length, 1, 'its cgroup was renamed');
+      const sparePid = h2.monitor_pid;
+      const procs = readFileSync(join(h2.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8');
+      assert.ok(procs.split('\n').includes(String(sparePid)), 'the monitor is in the machine\'s cgroup');
+      assert.ok(procs.split('\n').includes(String(h2.pid)), 'and so is the machine');
+      assert.equal(readFileSync(join(h2.cgroup.dirs.memory ?? '', 'memory.limit_in_bytes'), 'utf8').trim(), String(256 * 1024 * 1024), 'limits written after the rename');
+      await waitForLine(d, h2, isLine('ready')); // stdout reaches the machine's log
+      for (const h of [h1, h2]) {
+        await d.destroy(h);
+        assert.deepEqual(leftovers(h), []);
+      }
+      await d.close();
+      assert.deepEqual(spares(), [], 'close removes the spares not taken');
+      rmSync(own, { recursive: true, force: true });
+    });
+
+    test('a spare whose agent went away removes its own cgroup', { timeout: 30_000 }, async (t) => {
+      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares on this host');
+      const own = mkdtempSync(join(tmpdir(), 'hangar-crun-spares-'));
+      try {
+        // An owner of spares in a child process, SIGKILLed once its spare waits: the spare reads EOF.
+        const mod = (f: string) => JSON.stringify(new URL(`../../src/drivers/crun/${f}`, import.meta.url).href);
+        const script = [
+          `const { SpareMonitors } = await import(${mod('spares.js')});`,
+          `const { detectCgroups } = await import(${mod('cgroups.js')});`,
+          `const { installMonitor } = await import(${mod('monitor.js')});`,
+          `const script = ${JSON.stringify(join(own, 'monitor.sh'))};`,
+          'installMonitor(script);',
+          `new SpareMonitors({ script, layout: detectCgroups(), owner: ${JSON.stringify(own)}, size: 1, refillDelayMs: 0 }).schedule(0);`,
+          'setInterval(() => {}, 1000);',
+        ].join('\n');
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+        const memParent = join(layout.controllers.memory?.path ?? '', 'hangar');
+        const prefix = `${sparePrefix(own)}${child.pid}-`;
+        const spareDirs = () => readdirSync(memParent).filter((n) => n.startsWith(prefix)).map((n) => join(memParent, n));
+        const waitFor = async (pred: () => boolean) => {
+          const t0 = Date.now();
+          while (!pred() && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+        };
+        await waitFor(() => spareDirs().some((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8').trim() !== ''));
+        const dirs = spareDirs();
+        assert.equal(dirs.length, 1, 'the child made a spare');
+        child.kill('SIGKILL');
+        await waitFor(() => dirs.every((d) => !existsSync(d)));
+        for (const d of dirs) assert.equal(existsSync(d), false, `${d} removed by its spare`);
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
     });
 
     test('start errors: a missing volume directory, a missing image', { timeout: 30_000 }, async () => {

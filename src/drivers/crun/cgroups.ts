@@ -12,6 +12,7 @@
  * controller is used where it is mounted.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MachineGuest } from '../../core/fly/machine-config.js';
 
@@ -200,6 +201,17 @@ export function createMachineCgroup(layout: CgroupLayout, cg: MachineCgroup, wri
 /** Moves a process into every directory of the machine's cgroup. */
 export function enterCgroup(cg: MachineCgroup, pid: number): void {
   for (const dir of uniqueDirs(cg)) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+}
+
+/**
+ * {@link enterCgroup} off the event loop. A write to `cgroup.procs` takes the kernel's global
+ * threadgroup lock for writing, which waits for an RCU grace period when the lock was idle:
+ * 5–15 ms on a busy host, during which a synchronous write would stall the agent (and the
+ * machine's network setup, which runs at the same time). The writes go to the thread pool
+ * together, so one grace period usually covers them all.
+ */
+export async function enterCgroupAsync(cg: MachineCgroup, pid: number): Promise<void> {
+  await Promise.all(uniqueDirs(cg).map((dir) => writeFile(join(dir, 'cgroup.procs'), String(pid))));
 }
 
 /** The pids in the machine's cgroup (from the memory, else any, controller). */

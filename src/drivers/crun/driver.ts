@@ -8,9 +8,11 @@
  * `<controller>/hangar/<container>`, bundle `<dataDir>/crun/<container>`, netns `hangar-<machine>`.
  * Destroy removes exactly those, after checking the `hangar-` label.
  *
- * Start path, two strands at once: `ip netns add` (only when the netns is new) then the network
- * hook's `ip` batches; and file writes, then `unshare` → sh monitor → (umount on hybrid hosts) →
- * mount overlay. When both are done the monitor gets its "go" and runs `crun run`.
+ * Start path, three strands at once: `unshare` → sh monitor → (umount on hybrid hosts), while
+ * the monitor's move into the machine's cgroup waits for the kernel in the thread pool; the
+ * network hook's `ip` batches (the netns made in the first); and the bundle's file writes, after
+ * which the monitor mounts the overlay root. When all are done the monitor gets its "go" and
+ * runs `crun run`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
@@ -22,13 +24,15 @@ import { stopWithTimeout } from '../stop.js';
 import { TaskPoller } from '../poller.js';
 import { LogFiles, rotatedPath } from '../process/logs.js';
 import { readStat } from '../process/procfs.js';
-import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroup, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
+import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
-import { go, installMonitor, readExitFile, spawnMonitor } from './monitor.js';
+import { go, installMonitor, mountNow, readExitFile, spawnMonitor } from './monitor.js';
 import { ensureNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
+import { layerPaths } from './rootfs.js';
+import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
 import { machineProcessStats } from './ps.js';
 import { DEFAULT_ROOTS, findBinary, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
@@ -49,6 +53,11 @@ export interface CrunDriverOptions {
   readonly networkCreatesNetns?: boolean;
   /** Called before destroy deletes the netns. */
   readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
+  /**
+   * Monitors kept ready for the next starts (spares.ts), on hosts whose cgroups are all v1.
+   * Default 2 (starts in quick succession each find one while the refill waits); 0 turns them off.
+   */
+  readonly spareMonitors?: number;
 }
 
 /** `fingerprint()` with the operator-facing notes (cgroup mode, workaround, runtime). */
@@ -79,6 +88,7 @@ export class CrunDriver implements RuntimeDriver {
   private images: Promise<ImageStore> | undefined;
   private readonly poller: TaskPoller;
   private closed = false;
+  private spareMonitors: SpareMonitors | null | undefined;
 
   constructor(opts: CrunDriverOptions) {
     this.opts = opts;
@@ -121,24 +131,74 @@ export class CrunDriver implements RuntimeDriver {
     const createdBundle = !existsSync(bundleDir);
     const markers = join(this.root, 'netns');
     const nsPath = netnsPath(nsName);
-    // The network (netns, then the 6PN hook: a few `ip` processes) is made while the bundle is
-    // written and the monitor mounts the root; only the handshake below waits for it. Without a
-    // hook nothing else configures the netns, so ensureNetns brings loopback up itself.
-    const network = (async () => {
-      const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
-      await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup, create: !hookCreates });
-      if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
-    })();
-    network.catch(() => undefined); // awaited (and its error thrown) before the handshake
+    let network: Promise<void> = Promise.resolve();
+    let entered: Promise<void> = Promise.resolve();
+    let exitedEarly: Promise<number> | undefined;
     const undo = async (): Promise<void> => {
       await network.catch(() => undefined);
+      await entered.catch(() => undefined);
+      // A killed monitor leaves the cgroup only once it is gone.
+      if (exitedEarly) await Promise.race([exitedEarly, new Promise((r) => setTimeout(r, 2000))]);
       removeMachineCgroup(cg);
       await removeNetns(nsName, id, markers);
       if (createdBundle) rmSync(bundleDir, { recursive: true, force: true });
     };
     let child: ChildProcess | undefined;
     try {
-      const bundle = writeBundle({
+      installMonitor(this.monitorScript);
+      const createdStateDir = !existsSync(spec.stateDir);
+      mkdirSync(spec.stateDir, { recursive: true });
+      mkdirSync(bundleDir, { recursive: true, mode: 0o700 });
+      const stdoutPath = join(spec.stateDir, 'stdout.log');
+      const stderrPath = join(spec.stateDir, 'stderr.log');
+      const pidFile = join(bundleDir, 'init.pid');
+      const exitFile = join(bundleDir, 'exit');
+      const logFile = join(bundleDir, 'runtime.log');
+      for (const f of [pidFile, exitFile, logFile]) rmSync(f, { force: true });
+      const params = { log: logFile, exitFile, lower: image.lower, ...layerPaths(bundleDir), runtimeArgv: runArgv(rt, id, bundleDir, pidFile, logFile) };
+      // A spare monitor (spares.ts) is already in its namespace and its cgroup, which becomes
+      // the machine's by a rename; else one is spawned now.
+      const spare = this.spares()?.take(cg);
+      const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
+      createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
+      let monitorPid: number;
+      let monitorStartTicks: number;
+      let exited: Promise<number>;
+      if (spare) {
+        child = spare.child;
+        monitorPid = spare.pid;
+        monitorStartTicks = spare.startTicks;
+        exited = spare.exited;
+        child.stdin?.write(spareInput(params, stdoutPath, stderrPath));
+      } else {
+        // The monitor first: its move into the cgroup waits for a kernel grace period (cgroups.ts
+        // enterCgroupAsync) and its unmount is a process of its own; both then run alongside the
+        // network setup and the bundle writing. It mounts the root only when told (mountNow).
+        const fresh = spawnMonitor({ script: this.monitorScript, unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '', ...params }, stdoutPath, stderrPath);
+        child = fresh;
+        if (fresh.pid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
+        monitorPid = fresh.pid;
+        fresh.unref();
+        monitorStartTicks = readStat(monitorPid)?.startTicks ?? 0;
+        exited = new Promise<number>((resolve) => fresh.once('exit', (code: number | null) => resolve(code ?? -1)));
+        entered = enterCgroupAsync(cg, monitorPid);
+        entered.catch(() => undefined); // awaited before the handshake
+      }
+      const monitor = child;
+      exitedEarly = exited;
+      // The network (netns, then the 6PN hook: a few `ip` processes) is made while the bundle is
+      // written; only the handshake below waits for it. Without a hook nothing else configures
+      // the netns, so ensureNetns brings loopback up itself.
+      network = (async () => {
+        const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
+        await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup, create: !hookCreates });
+        if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
+      })();
+      network.catch(() => undefined); // awaited (and its error thrown) before the handshake
+      // The file work below never yields: let the network strand get its first `ip` process
+      // running before it, or the two strands would run one after the other.
+      await new Promise((r) => setImmediate(r));
+      writeBundle({
         spec,
         image,
         bundle: bundleDir,
@@ -147,41 +207,11 @@ export class CrunDriver implements RuntimeDriver {
         // runc cannot leave cgroups alone: give it a child of the machine's cgroup, so our limits still hold.
         ...(rt.kind === 'runc' ? { cgroupsPath: `/hangar/${id}/runc` } : {}),
       });
-      const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
-      createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
-      installMonitor(this.monitorScript);
-      const createdStateDir = !existsSync(spec.stateDir);
-      mkdirSync(spec.stateDir, { recursive: true });
-      const stdoutPath = join(spec.stateDir, 'stdout.log');
-      const stderrPath = join(spec.stateDir, 'stderr.log');
-      const pidFile = join(bundleDir, 'init.pid');
-      const exitFile = join(bundleDir, 'exit');
-      const logFile = join(bundleDir, 'runtime.log');
-      for (const f of [pidFile, exitFile, logFile]) rmSync(f, { force: true });
-      child = spawnMonitor(
-        {
-          script: this.monitorScript,
-          log: logFile,
-          exitFile,
-          unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '',
-          lower: bundle.lower,
-          upper: bundle.upper,
-          work: bundle.work,
-          rootfs: bundle.rootfs,
-          runtimeArgv: runArgv(rt, id, bundleDir, pidFile, logFile),
-        },
-        stdoutPath,
-        stderrPath,
-      );
-      const monitorPid = child.pid;
-      if (monitorPid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
-      child.unref();
-      const monitorStat = readStat(monitorPid);
-      const exitedEarly = new Promise<number>((resolve) => child?.once('exit', (code: number | null) => resolve(code ?? -1)));
-      enterCgroup(cg, monitorPid);
+      mountNow(monitor);
       await network;
-      go(child);
-      const pid = await waitForPid(pidFile, exitedEarly);
+      await entered;
+      go(monitor);
+      const pid = await waitForPid(pidFile, exited);
       if (pid === undefined) {
         const why = readText(logFile).trim() || readText(stderrPath).trim().split('\n').slice(-3).join('\n') || 'the runtime exited before the container started';
         throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${why}`);
@@ -198,7 +228,7 @@ export class CrunDriver implements RuntimeDriver {
         pid,
         start_ticks: readStat(pid)?.startTicks ?? 0,
         monitor_pid: monitorPid,
-        monitor_start_ticks: monitorStat?.startTicks ?? 0,
+        monitor_start_ticks: monitorStartTicks,
         started_at: new Date().toISOString(),
         cgroup: cg,
         netns: nsName,
@@ -209,7 +239,7 @@ export class CrunDriver implements RuntimeDriver {
         log_max_bytes: spec.logs.maxBytes,
       };
       const task = this.track(handle, false);
-      void exitedEarly.then((status) => this.finish(task, readExitFile(exitFile) ?? (status >= 0 ? status : undefined)));
+      void exited.then((status) => this.finish(task, readExitFile(exitFile) ?? (status >= 0 ? status : undefined)));
       return handle;
     } catch (err) {
       if (child?.pid !== undefined) killQuietly(child.pid);
@@ -308,6 +338,7 @@ export class CrunDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.spareMonitors?.close();
     this.poller.stop();
     for (const task of this.tasks.values()) this.logFiles.remove(task.handle.container_id);
     this.tasks.clear();
@@ -321,6 +352,22 @@ export class CrunDriver implements RuntimeDriver {
       if (path) return (this.runtimeChoice = { kind, path, root: DEFAULT_ROOTS[kind] });
     }
     return undefined;
+  }
+
+  /** The spare monitors, made on first use; null where they cannot or should not be used. */
+  private spares(): SpareMonitors | undefined {
+    if (this.spareMonitors === undefined) {
+      const size = this.opts.spareMonitors ?? 2;
+      const layout = this.cgroups();
+      if (size <= 0 || this.closed || process.getuid?.() !== 0 || !sparesSupported(layout)) this.spareMonitors = null;
+      else {
+        installMonitor(this.monitorScript);
+        // The refill waits until the machine that took a spare is likely past its own start-up,
+        // so the new spare's processes do not compete with it for the CPU.
+        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 200 });
+      }
+    }
+    return this.spareMonitors ?? undefined;
   }
 
   private cgroups(): CgroupLayout {

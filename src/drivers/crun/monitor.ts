@@ -12,21 +12,25 @@
  *    in (or leaks from) the host's mount table. `slave` (not `private`) so that host unmounts,
  *    e.g. `ip netns delete` of another machine, still reach this namespace and free that netns.
  *
- * Handshake: before it runs the runtime the script reads a line "go" from stdin; the driver
- * writes it after moving the monitor into the machine's cgroup and once the machine's network is
- * ready, so crun and the container start inside the cgroup and with eth0 configured. The mounts
- * come before the handshake, so they overlap the driver's network setup.
+ * Handshake, two lines on stdin. The driver spawns the monitor first thing in a start, so that
+ * its move into the machine's cgroup (which waits for an RCU grace period, see cgroups.ts
+ * `enterCgroupAsync`) and its unmount overlap the bundle writing and the network setup. "mount"
+ * comes once the bundle is written (files[] go into the upper dir, which must happen before the
+ * overlay is mounted); "go" once the monitor is in the cgroup and the machine's network is ready,
+ * so crun and the container start inside the cgroup and with eth0 configured.
  *
  * The script takes everything as argv (never a shell string, STYLE.md habit 8); the driver
  * writes it into its data dir from this constant, so the build needs no extra file copying.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const MONITOR_SCRIPT = `#!/bin/sh
 # Hangar crun monitor, written by the crun driver (src/drivers/crun/monitor.ts). Do not edit.
 # usage: monitor.sh run <log> <exit-file> <unmount-or-empty> <lowerdir> <upperdir> <workdir> <rootfs> <runtime argv...>
+#        monitor.sh spare <unmount-or-empty> <own cgroup dirs...>   (the rest on stdin, one a line: log, exit file,
+#          stdout, stderr, lowerdir, upperdir, workdir, rootfs, runtime argv..., empty line)
 #        monitor.sh exec <runtime argv...>
 mode=$1
 shift
@@ -35,11 +39,32 @@ if [ "$mode" = exec ]; then
   [ "$go" = go ] || exit 125
   exec "$@"
 fi
-log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
-shift 7
-# The mounts need no cgroup and no network: done before the handshake, while the driver still
-# sets up the machine's network.
-if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
+# The mounts need no cgroup and no network: done while the driver still sets up the machine's
+# network (or, for a spare, before there is a machine); the overlay only once the driver says
+# the bundle is written.
+if [ "$mode" = spare ]; then
+  unified=$1
+  shift
+  if [ -n "$unified" ]; then umount "$unified" || exit 125; fi
+  if ! IFS= read -r log; then
+    # The agent went away before it needed this spare: leave the spare's cgroup and remove it.
+    for dir in "$@"; do echo $$ >"\${dir%/*}/cgroup.procs"; done 2>/dev/null
+    rmdir "$@" 2>/dev/null
+    exit 125
+  fi
+  IFS= read -r exit_file && IFS= read -r out && IFS= read -r err || exit 125
+  IFS= read -r lower && IFS= read -r upper && IFS= read -r work && IFS= read -r rootfs || exit 125
+  set --
+  while IFS= read -r arg && [ -n "$arg" ]; do set -- "$@" "$arg"; done
+  [ $# -gt 0 ] || exit 125
+  exec >>"$out" 2>>"$err"
+else
+  log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
+  shift 7
+  if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
+fi
+IFS= read -r step || exit 125
+[ "$step" = mount ] || exit 125
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$rootfs" 2>>"$log" || exit 125
 IFS= read -r go || exit 125
 [ "$go" = go ] || exit 125
@@ -58,7 +83,11 @@ export function installMonitor(path: string): void {
     // missing: write it
   }
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, MONITOR_SCRIPT, { mode: 0o755 });
+  // A new file renamed into place: sh reads a script as it goes, so monitors of running machines
+  // (started by an older Hangar) keep reading their own copy instead of a file changed under them.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, MONITOR_SCRIPT, { mode: 0o755 });
+  renameSync(tmp, path);
 }
 
 export interface MonitorRun {
@@ -73,6 +102,9 @@ export interface MonitorRun {
   readonly rootfs: string;
   readonly runtimeArgv: readonly string[];
 }
+
+/** What a spare monitor (spares.ts) is told on stdin: the per-machine part of a {@link MonitorRun}. */
+export type MonitorParams = Omit<MonitorRun, 'script' | 'unmount'>;
 
 /**
  * Characters that would break overlayfs' comma-separated mount options or its ':'-separated
@@ -102,6 +134,12 @@ export function spawnMonitor(run: MonitorRun, stdoutPath: string, stderrPath: st
     closeSync(out);
     closeSync(err);
   }
+}
+
+/** Tells a `run` monitor that the bundle is written: it may mount the overlay root. */
+export function mountNow(child: ChildProcess): void {
+  child.stdin?.on('error', () => {});
+  child.stdin?.write('mount\n');
 }
 
 /** Releases a monitor waiting in its handshake: it may now start the runtime. */

@@ -18,11 +18,14 @@ export interface Layers {
   readonly lower: string;
 }
 
+/** Where a bundle keeps the overlay's upper and work dirs and its mount point. Pure. */
+export function layerPaths(bundle: string): { upper: string; work: string; rootfs: string } {
+  return { upper: join(bundle, 'upper'), work: join(bundle, 'work'), rootfs: join(bundle, 'rootfs') };
+}
+
 /** Makes upper/work/rootfs under the bundle; empties upper and work unless the root persists. */
 export function prepareLayers(bundle: string, keep: boolean): { upper: string; work: string; rootfs: string } {
-  const upper = join(bundle, 'upper');
-  const work = join(bundle, 'work');
-  const rootfs = join(bundle, 'rootfs');
+  const { upper, work, rootfs } = layerPaths(bundle);
   if (!keep) {
     rmSync(upper, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
