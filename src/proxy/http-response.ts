@@ -109,7 +109,7 @@ export class HttpResponse implements UpstreamOwner {
     const idx = buf.indexOf(HEAD_END);
     if (idx < 0) {
       if (buf.length > MAX_HEAD_BYTES) this.owner.badResponse('the app sent a response head larger than 64 KiB');
-      else this.partial = buf;
+      else this.partial = buf === d ? up.keep(d) : buf;
       return;
     }
     this.partial = null;
@@ -124,7 +124,7 @@ export class HttpResponse implements UpstreamOwner {
     let headLen = idx + 2;
     if (res.status < 200 && res.status !== 101) {
       // 100 Continue / 103 Early Hints: pass on and wait for the final response.
-      this.bytes += this.writeHead(client, buf, headLen, lines, buf, end, end);
+      this.bytes += this.writeHead(up, client, buf, headLen, lines, buf, end, end);
       if (end < buf.length) this.head(up, buf.subarray(end));
       return;
     }
@@ -137,8 +137,8 @@ export class HttpResponse implements UpstreamOwner {
     }
     this.status = res.status;
     if (res.status === 101 && this.owner.upgradeRequest) {
-      this.bytes += this.writeHead(client, headBuf, headLen, lines, buf, end, end);
-      this.owner.tunnel(up, end < buf.length ? buf.subarray(end) : null);
+      this.bytes += this.writeHead(up, client, headBuf, headLen, lines, buf, end, end);
+      this.owner.tunnel(up, end < buf.length ? up.keep(buf.subarray(end)) : null);
       return;
     }
     if (res.close || res.minor === 0) {
@@ -146,12 +146,12 @@ export class HttpResponse implements UpstreamOwner {
       this.closeClient = true;
     }
     if (res.replay && this.owner.replayable) {
-      this.replayHead = buf.subarray(0, end);
+      this.replayHead = up.keep(buf.subarray(0, end));
       this.replayParts = [];
       this.replayLen = 0;
     }
     if (this.owner.headRequest || res.status === 204 || res.status === 304 || (res.contentLength === 0 && !res.chunked)) {
-      this.bytes += this.writeHead(client, headBuf, headLen, lines, buf, end, end);
+      this.bytes += this.writeHead(up, client, headBuf, headLen, lines, buf, end, end);
       this.finish(up, end < buf.length);
       return;
     }
@@ -177,7 +177,7 @@ export class HttpResponse implements UpstreamOwner {
       this.closeClient = true;
     }
     this.inBody = !done;
-    const ok = this.writeHead(client, headBuf, headLen, lines, buf, end, bodyEnd);
+    const ok = this.writeHead(up, client, headBuf, headLen, lines, buf, end, bodyEnd);
     this.bytes += ok;
     if (done) this.finish(up, bodyEnd < buf.length);
     else if (client.writableNeedDrain) up.sock.pause();
@@ -187,9 +187,9 @@ export class HttpResponse implements UpstreamOwner {
    * Writes `head[0, headLen)` + the added lines (`lines` bytes) + CRLF + `buf[bodyStart, bodyEnd)`:
    * one Buffer, one write, when small; returns the bytes written.
    */
-  private writeHead(client: Socket, head: Buffer, headLen: number, lines: number, buf: Buffer, bodyStart: number, bodyEnd: number): number {
+  private writeHead(up: Upstream, client: Socket, head: Buffer, headLen: number, lines: number, buf: Buffer, bodyStart: number, bodyEnd: number): number {
     if (this.replayHead !== null) {
-      this.keepReplayBody(buf, bodyStart, bodyEnd);
+      this.keepReplayBody(up, buf, bodyStart, bodyEnd);
       return 0;
     }
     const bodyLen = bodyEnd - bodyStart;
@@ -205,7 +205,7 @@ export class HttpResponse implements UpstreamOwner {
     else {
       client.cork();
       client.write(out);
-      client.write(buf.subarray(bodyStart, bodyEnd));
+      client.write(up.keep(buf.subarray(bodyStart, bodyEnd)));
       client.uncork();
     }
     return headLen + lines + 2 + bodyLen;
@@ -240,10 +240,11 @@ export class HttpResponse implements UpstreamOwner {
       end = start + n;
       done = this.left === 0;
     }
-    if (end > start && this.replayHead !== null) this.keepReplayBody(d, start, end);
+    if (end > start && this.replayHead !== null) this.keepReplayBody(up, d, start, end);
     else if (end > start) {
       this.bytes += end - start;
-      if (!this.owner.client.write(start === 0 && end === d.length ? d : d.subarray(start, end))) up.sock.pause();
+      // A write may complete after this call returns: the bytes must outlive the read buffer.
+      if (!this.owner.client.write(up.keep(start === 0 && end === d.length ? d : d.subarray(start, end)))) up.sock.pause();
     }
     if (done) this.finish(up, end < d.length);
   }
@@ -266,10 +267,10 @@ export class HttpResponse implements UpstreamOwner {
   }
 
   /** The body of a `fly-replay` response: kept for the JSON form up to its limit, else dropped. */
-  private keepReplayBody(buf: Buffer, start: number, end: number): void {
+  private keepReplayBody(up: Upstream, buf: Buffer, start: number, end: number): void {
     if (this.replayParts === null) return;
     this.replayLen += end - start;
     if (this.replayLen > REPLAY_JSON_MAX_BYTES) this.replayParts = null;
-    else this.replayParts.push(buf.subarray(start, end));
+    else this.replayParts.push(up.keep(buf.subarray(start, end)));
   }
 }

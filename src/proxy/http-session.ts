@@ -512,7 +512,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
 
   /** Tunnel: bytes from the app. */
   onUpstreamData(up: Upstream, d: Buffer): void {
-    if (!this.client.write(d)) up.sock.pause();
+    if (!this.client.write(up.keep(d))) up.sock.pause();
   }
 
   /** Tunnel: the app closed. */
