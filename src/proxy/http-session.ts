@@ -234,7 +234,13 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
       return;
     }
     this.headBuf = null;
-    if (r.closed || this.closeAfter) {
+    if (r.closed) this.closeAfter = true;
+    this.nextOrClose();
+  }
+
+  /** A request is answered: close if it asked to, else go on with the next (maybe pipelined) one. */
+  private nextOrClose(): void {
+    if (this.closeAfter) {
       this.phase = Phase.Closed;
       this.client.end();
       return;
@@ -486,15 +492,7 @@ export class HttpSession implements UpstreamOwner, Waiter, ResponseOwner {
     else if (!this.own?.release(up)) this.ctx.pool.release(up);
     if (this.phase === Phase.Body || closeClient) this.closeAfter = true; // answered before the body finished
     this.finishRequest(status, bytes);
-    if (this.closeAfter) {
-      this.phase = Phase.Closed;
-      this.client.end();
-      return;
-    }
-    this.phase = Phase.Head;
-    this.req = null;
-    if (this.buf) this.nextRequest();
-    if (this.phase === Phase.Head) this.resume();
+    this.nextOrClose();
   }
 
   /** ResponseOwner: a `101`: from now on both directions are spliced. */
