@@ -219,9 +219,11 @@ export class Responder {
   }
 }
 
+/** A copy of a cached reply with the query's id; TypedArray#set copies without a call into C++ as Buffer#copy makes. */
 function withId(bytes: Buffer, id: number): Buffer {
   const out = Buffer.allocUnsafe(bytes.length);
-  bytes.copy(out);
-  out.writeUInt16BE(id, 0);
+  out.set(bytes);
+  out[0] = id >> 8;
+  out[1] = id & 0xff;
   return out;
 }
