@@ -49,7 +49,7 @@ const { values } = parseArgs({
   },
 });
 // keeps the whole run well under a minute whatever is asked
-const seconds = Math.min(5, Number(values.seconds));
+const seconds = Math.min(4, Number(values.seconds));
 const rounds = Math.min(3, Number(values.rounds));
 const nApps = Number(values.apps);
 
