@@ -55,8 +55,9 @@ interface Listener extends BoundListener {
  * so every reply would wait for a tick and allocate its continuation; this passes the literal
  * straight through, making `send` synchronous.
  */
-export function literalLookup(address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, isIPv6(address) ? 6 : 4);
+export function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  // dgram passes its socket's family (4 or 6) here, and uses only the address it gets back
+  callback(null, address, family === 6 ? 6 : 4);
 }
 
 /** Largest TCP frame a client may send (a query is small; this bounds buffering). */
