@@ -14,7 +14,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import type { Zone } from '../core/dns/zone.js';
 import { Forwarder, type Upstream } from './forward.js';
-import { Responder, type Transport } from './respond.js';
+import { Responder, type Outcome, type Transport } from './respond.js';
 
 export interface ListenSpec {
   /** The network whose view this listener answers from. */
@@ -45,6 +45,19 @@ interface Listener extends BoundListener {
   udp: UdpSocket;
   tcp: TcpServer;
   conns: Set<TcpSocket>;
+  /** Set by unlisten/close: late forwarded answers are not sent any more. */
+  closed: boolean;
+}
+
+/**
+ * The listeners' UDP sockets send only to the source address of a datagram they received,
+ * always an IP literal. Node's default lookup (dns.lookup) answers a literal on the next tick,
+ * so every reply would wait for a tick and allocate its continuation; this passes the literal
+ * straight through, making `send` synchronous.
+ */
+export function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  // dgram passes its socket's family (4 or 6) here, and uses only the address it gets back
+  callback(null, address, family === 6 ? 6 : 4);
 }
 
 /** Largest TCP frame a client may send (a query is small; this bounds buffering). */
@@ -78,7 +91,7 @@ export class DnsServer {
   async listen(spec: ListenSpec): Promise<BoundListener> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < (spec.port === 0 ? BIND_ATTEMPTS : 1); attempt++) {
-      const udp = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(spec.host) });
+      const udp = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(spec.host), lookup: literalLookup });
       try {
         await new Promise<void>((resolve, reject) => {
           udp.once('error', reject);
@@ -108,7 +121,7 @@ export class DnsServer {
         lastErr = err;
         continue;
       }
-      const listener: Listener = { network: spec.network, host: spec.host, port, udp, tcp, conns };
+      const listener: Listener = { network: spec.network, host: spec.host, port, udp, tcp, conns, closed: false };
       udp.on('message', (msg, rinfo) => this.onUdp(listener, msg, rinfo.address, rinfo.port));
       udp.on('error', (err) => this.onError(err, `udp ${spec.host}:${port}`));
       tcp.on('error', (err) => this.onError(err, `tcp ${spec.host}:${port}`));
@@ -134,35 +147,45 @@ export class DnsServer {
     await Promise.all(all.map(closeListener));
   }
 
-  private answer(network: string, msg: Buffer, transport: Transport, send: (bytes: Buffer) => void): void {
-    let outcome;
+  private outcome(network: string, msg: Buffer, transport: Transport): Outcome | undefined {
     try {
-      outcome = this.responder.respond(network, msg, transport);
+      return this.responder.respond(network, msg, transport);
     } catch (err) {
       // a bug must not take the resolver down; the client times out and retries
       this.onError(err as Error, 'respond');
-      return;
-    }
-    if (outcome.kind === 'reply') send(outcome.bytes);
-    else if (outcome.kind === 'forward') {
-      const { servfail } = outcome;
-      this.forwarder.forward(outcome.query, transport).then(
-        (reply) => send(reply ?? servfail()),
-        (err: unknown) => {
-          this.onError(err as Error, 'forward');
-          send(servfail());
-        },
-      );
+      return undefined;
     }
   }
 
+  private forward(outcome: Extract<Outcome, { kind: 'forward' }>, transport: Transport, send: (bytes: Buffer) => void): void {
+    const { servfail } = outcome;
+    this.forwarder.forward(outcome.query, transport).then(
+      (reply) => send(reply ?? servfail()),
+      (err: unknown) => {
+        this.onError(err as Error, 'forward');
+        send(servfail());
+      },
+    );
+  }
+
+  /**
+   * The hot path: a cached `.internal` answer goes out synchronously, with no closure, promise or
+   * send callback per query. Without a callback Node reports no send error; a UDP reply that
+   * cannot be sent (a full socket buffer) is a lost datagram the client retries, so the forward
+   * path below, which is not hot, is the only one that still reports them.
+   */
   private onUdp(l: Listener, msg: Buffer, address: string, port: number): void {
-    this.answer(l.network, msg, 'udp', (bytes) => {
-      if (!this.listeners.has(`${l.host}|${l.port}`)) return;
-      l.udp.send(bytes, port, address, (err) => {
-        if (err) this.onError(err, `udp send to ${address}:${port}`);
+    const outcome = this.outcome(l.network, msg, 'udp');
+    if (outcome === undefined || l.closed) return;
+    if (outcome.kind === 'reply') l.udp.send(outcome.bytes, port, address);
+    else if (outcome.kind === 'forward') {
+      this.forward(outcome, 'udp', (bytes) => {
+        if (l.closed) return;
+        l.udp.send(bytes, port, address, (err) => {
+          if (err) this.onError(err, `udp send to ${address}:${port}`);
+        });
       });
-    });
+    }
   }
 
   private onTcp(network: string, sock: TcpSocket, conns: Set<TcpSocket>): void {
@@ -190,13 +213,16 @@ export class DnsServer {
         if (buf.length < need + 2) return;
         const msg = Buffer.from(buf.subarray(2, need + 2));
         buf = buf.subarray(need + 2);
-        this.answer(network, msg, 'tcp', send);
+        const outcome = this.outcome(network, msg, 'tcp');
+        if (outcome?.kind === 'reply') send(outcome.bytes);
+        else if (outcome?.kind === 'forward') this.forward(outcome, 'tcp', send);
       }
     });
   }
 }
 
 async function closeListener(l: Listener): Promise<void> {
+  l.closed = true;
   for (const c of l.conns) c.destroy();
   await Promise.all([
     new Promise<void>((resolve) => {
