@@ -9,6 +9,7 @@
  * are shared; GC excludes both. Several processes on one data dir are not coordinated.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../core/images/errors.js';
@@ -69,6 +70,18 @@ export class ImageStore {
   private readonly pulls = new Singleflight<ImageRecord>();
   private readonly downloads = new Singleflight<void>();
   private readonly unpacks = new Singleflight<string>();
+  /**
+   * The parsed index and the identity (inode, size, mtime) of the file it was read from. Every
+   * machine start resolves its image (the agent for `image_ref`, the crun driver for the rootfs
+   * and config); re-reading and re-validating the index each time cost milliseconds on the start
+   * path. A write by this store drops it; a write by another process (the index is replaced by a
+   * rename) changes the identity, so a re-pointed ref is never served stale.
+   */
+  private indexCache: { readonly sig: string; readonly records: readonly ImageRecord[] } | undefined;
+  /** Parsed configs by config digest: blobs are content-addressed, so only GC makes an entry stale. */
+  private readonly configs = new Map<string, ImageConfig>();
+  /** Unpacked rootfs dirs by manifest digest (checked with a stat on use); GC clears it. */
+  private readonly unpacked = new Map<string, string>();
 
   private constructor(private readonly opts: ImageStoreOptions) {
     this.imagesDir = join(opts.dataDir, 'images');
@@ -88,7 +101,20 @@ export class ImageStore {
   }
 
   async list(): Promise<ImageRecord[]> {
-    return readIndex(this.indexPath);
+    const st = await stat(this.indexPath, { bigint: true }).catch(() => undefined);
+    const sig = st === undefined ? 'none' : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    if (this.indexCache?.sig !== sig) this.indexCache = { sig, records: await readIndex(this.indexPath) };
+    return [...this.indexCache.records];
+  }
+
+  /** Writes the index and drops the cached copy (list() reads it back on next use). */
+  private async saveIndex(records: ImageRecord[]): Promise<void> {
+    this.indexCache = undefined;
+    try {
+      await writeIndex(this.indexPath, records);
+    } finally {
+      this.indexCache = undefined;
+    }
   }
 
   /** Finds an image by reference (`busybox`, `…:tag`, `…@sha256:…`) or by its digest. */
@@ -138,7 +164,16 @@ export class ImageStore {
   /** Digest-checked path of the unpacked rootfs of an image, unpacking it the first time. */
   rootfs(record: Pick<ImageRecord, 'digest' | 'ref'>): Promise<string> {
     const dir = join(this.rootfsDir, record.digest.slice('sha256:'.length));
-    return this.unpacks.run(record.digest, () => this.gcLock.shared(() => this.unpack(record.digest, record.ref ?? record.digest, dir)));
+    // Unpacked trees are only ever removed by GC (which clears the map); the stat catches a GC
+    // run by another process on the same data dir.
+    const known = this.unpacked.get(record.digest);
+    if (known !== undefined && existsSync(known)) return Promise.resolve(known);
+    return this.unpacks
+      .run(record.digest, () => this.gcLock.shared(() => this.unpack(record.digest, record.ref ?? record.digest, dir)))
+      .then((d) => {
+        this.unpacked.set(record.digest, d);
+        return d;
+      });
   }
 
   /** Whether an image has been unpacked already. */
@@ -153,7 +188,11 @@ export class ImageStore {
   }
 
   async config(record: Pick<ImageRecord, 'configDigest' | 'ref' | 'digest'>): Promise<ImageConfig> {
-    return parseImageConfig(await this.blobs.read(record.configDigest, record.ref ?? record.digest), record.ref ?? record.digest);
+    const known = this.configs.get(record.configDigest);
+    if (known !== undefined) return known;
+    const cfg = parseImageConfig(await this.blobs.read(record.configDigest, record.ref ?? record.digest), record.ref ?? record.digest);
+    this.configs.set(record.configDigest, cfg);
+    return cfg;
   }
 
   /** The machine object's `image_ref` for an image. */
@@ -169,7 +208,7 @@ export class ImageStore {
       const records = await this.list();
       const left = records.filter((r) => (canonical ? r.ref !== canonical : r.digest !== ref));
       if (left.length === records.length) return false;
-      await writeIndex(this.indexPath, left);
+      await this.saveIndex(left);
       return true;
     });
   }
@@ -178,6 +217,8 @@ export class ImageStore {
   async gc(opts: GcOptions = {}): Promise<GcReport> {
     return this.gcLock.exclusive(() =>
       this.indexLock.run(async () => {
+        this.configs.clear();
+        this.unpacked.clear();
         const records = await this.list();
         const pinned = new Set(opts.pinned ?? []);
         const manifestBlobs = new Map<string, string[]>();
@@ -191,7 +232,7 @@ export class ImageStore {
         }
         const rootfs = (await readdir(this.rootfsDir)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
         const plan: GcPlan = planGc({ records, pinned, pruneUnpinned: opts.pruneUnpinned ?? false, manifestBlobs, blobs: await this.blobs.list(), rootfs });
-        if (plan.drop.length > 0) await writeIndex(this.indexPath, plan.keep);
+        if (plan.drop.length > 0) await this.saveIndex(plan.keep);
         let freedBytes = 0;
         for (const d of plan.deleteBlobs) {
           freedBytes += await this.blobs.size(d).catch(() => 0);
@@ -283,7 +324,7 @@ export class ImageStore {
         fresh.push({ ref: null, ...base });
       }
       next = [...next, ...fresh];
-      await writeIndex(this.indexPath, next);
+      await this.saveIndex(next);
       return fresh;
     });
   }

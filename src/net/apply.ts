@@ -8,7 +8,7 @@
  * once cannot interleave "bridge missing → create bridge" or re-render the nftables table from a
  * stale view (STYLE.md habit 2).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { NetError } from './errors.js';
 import { failedStep, NETNS_DIR, renderBatch, type IpBatch, type ObservedLink } from './plan.js';
@@ -111,6 +111,11 @@ export class NetRunner {
     return parseLinks(ran.stdout).find((l) => l.name === name);
   }
 
+  /** An `ip -batch -` process (in `netns` when given) that waits for its one batch: {@link WaitingBatch}. */
+  waitingBatch(netns?: string): WaitingBatch {
+    return new WaitingBatch(this.ipPath, netns);
+  }
+
   /** Names of the named network namespaces (entries of /run/netns). */
   async netnsNames(): Promise<string[]> {
     try {
@@ -127,6 +132,75 @@ export class NetRunner {
     if (ran.code !== 0) throw new NetError('HANGAR_ERR_NET_COMMAND', `list nftables tables: nft failed: ${firstLine(ran.stderr)}`, { step: 'list nftables tables' });
     const doc = JSON.parse(ran.stdout) as { nftables?: Array<{ table?: { family?: string; name?: string } }> };
     return (doc.nftables ?? []).flatMap((e) => (e.table?.family === 'inet' && e.table.name ? [e.table.name] : []));
+  }
+}
+
+/**
+ * An `ip -batch -` process started ahead of need (pool.ts), waiting on stdin for its commands:
+ * `run` hands it a batch and waits for it to exit, so the fork of the large agent process is
+ * paid off the start path. The process must not hold the event loop while it waits.
+ */
+export class WaitingBatch {
+  private readonly child: ChildProcess;
+  private readonly done: Promise<Ran>;
+  private exited = false;
+
+  constructor(
+    private readonly ipPath: string,
+    readonly netns: string | undefined,
+  ) {
+    const args = netns === undefined ? ['-batch', '-'] : ['-n', netns, '-batch', '-'];
+    this.child = spawn(ipPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    this.child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    this.child.stdin?.on('error', () => undefined);
+    this.done = new Promise((resolve) => {
+      this.child.on('error', (err) => {
+        this.exited = true;
+        resolve({ code: -1, stdout: '', stderr: err.message });
+      });
+      this.child.on('close', (code) => {
+        this.exited = true;
+        resolve({ code, stdout: '', stderr });
+      });
+    });
+    this.setRef(false);
+  }
+
+  /** Whether it still waits for its batch (a killed or failed process cannot take one). */
+  get waiting(): boolean {
+    return !this.exited && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Runs `batch` in the waiting process (once). Errors as {@link NetRunner.ipBatch}.
+   * @throws NetError `HANGAR_ERR_NET_COMMAND`
+   */
+  async run(batch: IpBatch): Promise<void> {
+    if (batch.netns !== this.netns) throw new NetError('HANGAR_ERR_NET_INVALID', `a batch for netns ${batch.netns ?? '(host)'} cannot run in a process waiting in ${this.netns ?? '(host)'}`);
+    const text = renderBatch(batch);
+    this.setRef(true);
+    this.child.stdin?.end(text);
+    const ran = await this.done;
+    const first = batch.commands[0]?.step ?? 'ip batch';
+    if (ran.code === 0) return;
+    const failed = failedStep(batch, ran.stderr);
+    const step = failed?.step ?? (batch.netns === undefined ? first : `enter netns ${batch.netns}`);
+    const what = failed ? `ip ${failed.args.join(' ')}` : `${this.ipPath} -batch -`;
+    throw new NetError('HANGAR_ERR_NET_COMMAND', `${step}: ${what} failed: ${firstLine(ran.stderr) || `exit ${ran.code}`}`, { step });
+  }
+
+  /** Ends the process without running anything (EOF on stdin makes `ip -batch` exit 0). */
+  async cancel(): Promise<void> {
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+    await this.done;
+    clearTimeout(timer);
+  }
+
+  private setRef(on: boolean): void {
+    const handles = [this.child, this.child.stdin, this.child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>;
+    for (const h of handles) (on ? h?.ref : h?.unref)?.call(h);
   }
 }
 

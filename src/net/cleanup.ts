@@ -4,9 +4,10 @@
  *
  * Proof per kind:
  * - link: an `hgr-` name, the expected kind (bridge/veth), a `hangar:` alias in Hangar's format
- *   and a name that matches what the alias says (plan.ts `ownedLink`);
+ *   and a name that matches what the alias says (plan.ts `ownedLink`); pool veths (pool.ts) also
+ *   name the netns they serve and the owner label of the server that made them;
  * - netns: a `hangar-` name, and inside only `lo` and, optionally, an `eth0` veth carrying a
- *   Hangar machine alias (a netns that holds anything else was not set up by Hangar alone);
+ *   Hangar machine or pool alias (a netns that holds anything else was not set up by Hangar alone);
  * - nftables table: family inet and a `hangar` name (`hangar` or `hangar-…`).
  * Of the things proven Hangar's, a `select` callback picks what to remove, so a running agent
  * keeps its live machines and networks, and a test removes only its own.
@@ -44,7 +45,7 @@ function isTableName(name: string): boolean {
 /** Whether a netns is Hangar's, judged by its name and the links inside it. */
 export function ownedNetns(name: string, links: readonly ObservedLink[] | undefined): boolean {
   if (!name.startsWith(NETNS_PREFIX) || links === undefined) return false;
-  return links.every((l) => l.name === 'lo' || (l.name === 'eth0' && l.kind === 'veth' && /^hangar:machine:/.test(l.alias ?? '')));
+  return links.every((l) => l.name === 'lo' || (l.name === 'eth0' && l.kind === 'veth' && /^hangar:(machine|pool):/.test(l.alias ?? '')));
 }
 
 /** Pure: from the observed host and a selection, the removal plan. */
@@ -58,10 +59,10 @@ export function planCleanup(observed: CleanupObserved, select: (thing: OwnedThin
   for (const t of observed.tables) if (isTableName(t)) owned.push({ kind: 'table', name: t });
 
   const removed = owned.filter(select);
-  const order = { veth: 0, netns: 1, bridge: 2, table: 3 } as const;
+  const order = { veth: 0, 'pool-veth': 0, netns: 1, bridge: 2, table: 3 } as const;
   removed.sort((a, b) => order[a.kind] - order[b.kind] || a.name.localeCompare(b.name));
   const commands: IpCommand[] = removed.flatMap((t): IpCommand[] => {
-    if (t.kind === 'veth' || t.kind === 'bridge') return [{ args: ['link', 'del', t.name], step: `cleanup: delete ${t.kind} ${t.name}` }];
+    if (t.kind === 'veth' || t.kind === 'pool-veth' || t.kind === 'bridge') return [{ args: ['link', 'del', t.name], step: `cleanup: delete ${t.kind} ${t.name}` }];
     if (t.kind === 'netns') return [{ args: ['netns', 'del', t.name], step: `cleanup: delete netns ${t.name}` }];
     return [];
   });
@@ -113,6 +114,8 @@ export function keepLive(live: {
     switch (t.kind) {
       case 'veth':
         return !live.machineIds.has(t.machineId);
+      case 'pool-veth':
+        return !live.netns.has(t.netns);
       case 'netns':
         return !live.netns.has(t.name);
       case 'bridge':

@@ -6,21 +6,28 @@
  *
  * Per machine the work is two `ip -batch` processes (host side, then inside the netns); the
  * first machine of a network (per owner) also ensures the bridge, forwarding and the nftables
- * rules, and a machine whose old veth is still there has it deleted first.
+ * rules, and a machine whose old veth is still there has it deleted first. With a pool
+ * (pool.ts), a machine that was given a prepared netns (`takeNetns`) only has its per-machine
+ * lines run by processes already waiting, and falls back to the full path if that fails.
  */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { bridgeAddress, resolverAddress } from '../core/net/sixpn.js';
 import { NetRunner, Serial } from './apply.js';
 import { ensureBridge, ensureIpv6Forwarding, IPV6_FORWARDING, removeBridge } from './bridge.js';
 import { NetError } from './errors.js';
 import { Isolation } from './isolation.js';
+import { NetnsPool } from './pool.js';
 import {
   bridgeName,
   DEFAULT_TABLE,
   netnsNameFromPath,
   ownedLink,
+  parsePoolNetns,
   planMachine,
+  poolNetnsName,
+  poolVethName,
   planMachineTeardown,
   vethName,
   type MachineNetSpec,
@@ -58,6 +65,17 @@ export interface HostNetworkOptions {
   readonly table?: string;
   /** Path of the IPv6 forwarding sysctl; tests of the failure path point it elsewhere. */
   readonly forwardingSysctl?: string;
+  /** Prepared netns per network (pool.ts); without it every machine gets the full path. */
+  readonly pool?: {
+    /** 8 hex labelling this server's members (plan.ts `poolNetnsName`). */
+    readonly owner: string;
+    /** Members kept ready per network; default 2 (two starts in quick succession both find one). 0: no pool. */
+    readonly size?: number;
+    /** Delay before refilling after a take (ms); default 200, so the refill does not compete with the start. */
+    readonly refillDelayMs?: number;
+    /** Where each member's marker file goes (the crun driver's netns markers, which start-up cleanup trusts). */
+    readonly markerDir?: string;
+  };
 }
 
 /** Serialized owner of this host's 6PN links and nftables table. */
@@ -68,11 +86,50 @@ export class HostNetwork {
   private readonly forwardingSysctl: string;
   /** Networks (`readyKey`) this owner ensured (bridge, forwarding, rules) and has not removed since. */
   private readonly ready = new Set<string>();
+  private readonly pool: NetnsPool | undefined;
 
   constructor(options: HostNetworkOptions = {}) {
     this.runner = options.runner ?? new NetRunner();
     this.isolation = new Isolation(this.runner, options.table ?? DEFAULT_TABLE);
     this.forwardingSysctl = options.forwardingSysctl ?? IPV6_FORWARDING;
+    const pool = options.pool;
+    if (pool && (pool.size ?? 2) > 0) {
+      this.pool = new NetnsPool({
+        runner: this.runner,
+        serial: this.serial,
+        owner: pool.owner,
+        size: pool.size ?? 2,
+        refillDelayMs: pool.refillDelayMs ?? 200,
+        ...(pool.markerDir === undefined ? {} : { markerDir: pool.markerDir }),
+        ensureNetwork: (spec) => (this.ready.has(readyKey(spec)) ? Promise.resolve() : this.ensureNetworkNow(spec)),
+      });
+    }
+  }
+
+  /**
+   * A prepared netns (pool.ts) for a machine about to start, by name, now the machine's: the
+   * caller puts it in the container config and passes its path to `networkSetup`. Undefined when
+   * there is no pool, none is ready (the first start of a network only schedules the filling), or
+   * the machine needs something members do not have (an MTU).
+   */
+  takeNetns(spec: MachineNetSpec): string | undefined {
+    if (!this.pool || spec.mtu !== undefined) return undefined;
+    try {
+      bridgeName(spec.network); // a malformed spec takes nothing; networkSetup reports it
+    } catch {
+      return undefined;
+    }
+    return this.pool.take({ network: spec.network, hostPrefix: spec.hostPrefix });
+  }
+
+  /** Members ready for a network now (tests, diagnostics). */
+  poolReady(spec: NetworkSpec): number {
+    return this.pool?.readyCount(spec) ?? 0;
+  }
+
+  /** Stops the pool and removes its unused members. The links of machines stay. Idempotent. */
+  close(): Promise<void> {
+    return this.serial.run(() => this.pool?.close() ?? Promise.resolve());
   }
 
   /**
@@ -90,6 +147,7 @@ export class HostNetwork {
   removeNetwork(network: number): Promise<boolean> {
     return this.serial.run(async () => {
       for (const k of this.ready) if (k.startsWith(`${network}|`)) this.ready.delete(k);
+      await this.pool?.dropNetwork(network); // their veths are ports of the bridge
       const removed = await removeBridge(this.runner, network);
       await this.isolation.sync();
       return removed;
@@ -103,8 +161,24 @@ export class HostNetwork {
    * @throws NetError `HANGAR_ERR_NET_NETNS_MISSING` (unless `opts.createNetns`), `HANGAR_ERR_NET_NOT_OWNED`,
    *   `HANGAR_ERR_NET_INVALID`, `HANGAR_ERR_NET_COMMAND` (naming the failed step)
    */
-  readonly networkSetup: NetworkSetup = (netnsPath, spec, opts = {}) =>
-    this.serial.run(async () => {
+  readonly networkSetup: NetworkSetup = async (netnsPath, spec, opts = {}) => {
+    const member = this.pool?.claim(basename(netnsPath));
+    if (member) {
+      // Not through the queue: the member is this machine's alone, the neighbour entry is its
+      // address's, and waiting behind a refill's batch would put that batch on the start path.
+      try {
+        await member.configure(spec);
+        return this.machineNetwork(spec, poolVethName(parsePoolNetns(member.netns)?.id ?? ''));
+      } catch {
+        // The full path below replaces the member's veth with one of the machine's own.
+        await this.serial.run(() => this.deletePoolVeth(member.netns)).catch(() => undefined);
+      }
+    }
+    return this.fullSetup(netnsPath, spec, opts);
+  };
+
+  private fullSetup(netnsPath: string, spec: MachineNetSpec, opts: NetworkSetupOptions): Promise<MachineNetwork> {
+    return this.serial.run(async () => {
       const netns = netnsNameFromPath(netnsPath);
       planMachine(spec, netns); // validates the spec before anything is touched
       // Synchronous checks (a stat of /run/netns or sysfs takes microseconds): each async hop
@@ -137,21 +211,50 @@ export class HostNetwork {
         await this.deleteVeth(spec.machineId).catch(() => undefined);
         throw err;
       }
-      return {
-        address: spec.address,
-        gateway: bridgeAddress(spec.hostPrefix),
-        resolver: resolverAddress(spec.network),
-        hostInterface: vethName(spec.machineId),
-        bridge: bridgeName(spec.network),
-      };
+      return this.machineNetwork(spec, vethName(spec.machineId));
     });
+  }
+
+  private machineNetwork(spec: MachineNetSpec, hostInterface: string): MachineNetwork {
+    return {
+      address: spec.address,
+      gateway: bridgeAddress(spec.hostPrefix),
+      resolver: resolverAddress(spec.network),
+      hostInterface,
+      bridge: bridgeName(spec.network),
+    };
+  }
 
   /**
    * Unplugs a machine: deletes its veth pair (the `eth0` inside the netns goes with it). The
-   * netns itself belongs to the driver. A machine that has no veth is a no-op.
+   * netns itself belongs to the driver. A machine that has no veth is a no-op. A machine in a
+   * pool member's netns has that member's veth (or, after a fallback, its own).
    * @throws NetError `HANGAR_ERR_NET_NOT_OWNED` when the veth name is taken by a foreign link.
    */
-  readonly networkTeardown: NetworkTeardown = (_netnsPath, spec) => this.serial.run(() => this.deleteVeth(spec.machineId));
+  readonly networkTeardown: NetworkTeardown = (netnsPath, spec) =>
+    this.serial.run(async () => {
+      const netns = netnsPath === undefined ? undefined : basename(netnsPath);
+      if (netns === undefined || parsePoolNetns(netns) === undefined) return this.deleteVeth(spec.machineId);
+      await this.deletePoolVeth(netns);
+      if (existsSync(`/sys/class/net/${vethName(spec.machineId)}`)) await this.deleteVeth(spec.machineId);
+    });
+
+  /** Deletes the host end of a pool member's veth, when it exists and its alias proves it serves `netns`. */
+  private async deletePoolVeth(netns: string): Promise<void> {
+    const parsed = parsePoolNetns(netns);
+    if (!parsed) return;
+    const name = poolVethName(parsed.id);
+    if (!existsSync(`/sys/class/net/${name}`)) return;
+    const found = await this.runner.link(name);
+    if (!found) return;
+    const owned = ownedLink(found);
+    if (owned?.kind !== 'pool-veth' || owned.netns !== poolNetnsName(parsed.owner, parsed.id)) {
+      throw new NetError('HANGAR_ERR_NET_NOT_OWNED', `netns ${netns}: link ${name} exists and Hangar cannot prove it is this pool member's (alias ${JSON.stringify(found.alias ?? '')}); not touching it`, {
+        step: `netns ${netns}: check ${name}`,
+      });
+    }
+    await this.runner.ipBatch({ commands: [{ args: ['link', 'del', name], step: `netns ${netns}: delete veth ${name}` }] });
+  }
 
   private async ensureNetworkNow(spec: NetworkSpec): Promise<void> {
     this.ready.delete(readyKey(spec));

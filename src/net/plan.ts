@@ -138,10 +138,44 @@ export function vethAlias(machineId: string, network: number): string {
   return `${ALIAS_PREFIX}machine:${machineId}:net:${network}`;
 }
 
+/**
+ * A prepared netns of the pool (pool.ts): `hangar-pool-<owner>-<id>`, where `<owner>` (8 hex)
+ * labels the server whose data dir made it and `<id>` (10 hex) is random, so a name is never
+ * reused while a machine of an earlier run may still hold it.
+ */
+export function poolNetnsName(owner: string, id: string): string {
+  checkPoolParts(owner, id);
+  return `${NETNS_PREFIX}pool-${owner}-${id}`;
+}
+
+/** The host side of a pool member's veth: `hgr-p<id>` (15 chars). */
+export function poolVethName(id: string): string {
+  checkPoolParts('00000000', id);
+  return `${LINK_PREFIX}p${id}`;
+}
+
+/** Alias of a pool member's veth (both ends until taken; the host end for good): `hangar:pool:<owner>:<id>:net:<n>`. */
+export function poolAlias(owner: string, id: string, network: number): string {
+  checkPoolParts(owner, id);
+  return `${ALIAS_PREFIX}pool:${owner}:${id}:net:${network}`;
+}
+
+/** Owner and id of a pool netns name; undefined for any other name. */
+export function parsePoolNetns(name: string): { owner: string; id: string } | undefined {
+  const m = /^hangar-pool-([0-9a-f]{8})-([0-9a-f]{10})$/.exec(name);
+  return m ? { owner: m[1] ?? '', id: m[2] ?? '' } : undefined;
+}
+
+function checkPoolParts(owner: string, id: string): void {
+  if (!/^[0-9a-f]{8}$/.test(owner) || !/^[0-9a-f]{10}$/.test(id)) throw invalid(`invalid pool member ${JSON.stringify(owner)}/${JSON.stringify(id)}`);
+}
+
 /** What a Hangar link is, read back from its name, kind and alias; undefined when not ours. */
 export type OwnedLink =
   | { readonly kind: 'bridge'; readonly name: string; readonly network: number; readonly hostPrefix: string }
-  | { readonly kind: 'veth'; readonly name: string; readonly machineId: string; readonly network: number };
+  | { readonly kind: 'veth'; readonly name: string; readonly machineId: string; readonly network: number }
+  /** The host end of a pool member's veth; `netns` holds its other end (and, once taken, a machine). */
+  | { readonly kind: 'pool-veth'; readonly name: string; readonly owner: string; readonly netns: string; readonly network: number };
 
 /** A link as `ip -j -d link show` reports it (the fields plan functions need). */
 export interface ObservedLink {
@@ -175,6 +209,13 @@ export function ownedLink(link: ObservedLink): OwnedLink | undefined {
     const machineId = veth[1] ?? '';
     if (vethName(machineId) !== link.name) return undefined;
     return { kind: 'veth', name: link.name, machineId, network: Number(veth[2]) };
+  }
+  const pool = /^hangar:pool:([0-9a-f]{8}):([0-9a-f]{10}):net:(\d{1,10})$/.exec(link.alias);
+  if (pool && link.kind === 'veth') {
+    const owner = pool[1] ?? '';
+    const id = pool[2] ?? '';
+    if (poolVethName(id) !== link.name) return undefined;
+    return { kind: 'pool-veth', name: link.name, owner, netns: poolNetnsName(owner, id), network: Number(pool[3]) };
   }
   return undefined;
 }

@@ -125,6 +125,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const dns = await startDns({ store, addr: opts.dnsAddr, loopbackNetwork: networkId(org.slug, org.network), region: opts.region, ...(distances ? { distances } : {}), logger: logger.child({ component: 'dns' }), print: opts.print });
     cleanups.push(() => dns.close());
     const iso = await startIsolation(opts, store, hostId, dns, logger);
+    // after the driver's close (cleanups run in reverse): unused prepared netns go, machines' stay
+    if (iso) cleanups.push(() => iso.networking.close());
 
     const { driver, notes } = await chooseDriver(opts.driver, driverOptions(opts, iso));
     cleanups.push(() => driver.close());

@@ -9,6 +9,10 @@
  * Hangar-labelled links, netns and tables that this server's store or data dir prove are its own
  * — never another server's on the same host — and never those of machines whose tasks still run),
  * and the networks of running machines get their bridge and `::3` DNS listener back.
+ *
+ * The HostNetwork keeps prepared netns per network (src/net/pool.ts), labelled with a hash of
+ * this server's data dir (`poolOwner`) and marked in the driver's netns marker dir, so start-up
+ * cleanup proves them this server's like any machine netns; `close()` removes the unused ones.
  */
 import type { Logger } from 'pino';
 import type { TaskHandleRecord } from '../agent/handles.js';
@@ -18,10 +22,11 @@ import { describeAddress, hostPrefix } from '../core/net/sixpn.js';
 import type { CrunDriverOptions, CrunTaskSpec } from '../drivers/crun/index.js';
 import { DriverError, type TaskHandle } from '../drivers/types.js';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { cleanup, keepLive, type OwnedThing } from '../net/cleanup.js';
 import { checkTableName } from '../net/ruleset.js';
-import { HostNetwork } from '../net/machine.js';
+import { HostNetwork, type MachineNetSpec } from '../net/machine.js';
 import { networkIdOf, networkNumbers } from '../control/networks.js';
 import type { StateStore } from '../store/types.js';
 
@@ -38,9 +43,16 @@ export interface NetworkingOptions {
 export interface Networking {
   readonly hostNetwork: HostNetwork;
   /** The crun driver's hooks. */
-  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns'>>;
+  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns' | 'networkNetns'>>;
   /** Cleans up leftovers and restores the networks of running machines; call before the agent starts. */
   restore(): Promise<void>;
+  /** Removes the unused prepared netns; call after the driver closed. Machines keep their networking. */
+  close(): Promise<void>;
+}
+
+/** The owner label of this data dir's pool members: 8 hex of a hash of its absolute path. Pure. */
+export function poolOwner(dataDir: string): string {
+  return createHash('sha256').update(`hangar-pool:${resolve(dataDir)}`).digest('hex').slice(0, 8);
 }
 
 /** Network number and host /64 of a machine address; undefined when it is not a 6PN address. */
@@ -64,13 +76,15 @@ export function tableFor(hostId: string): string {
  * numbered, the netns its driver marked, its own table) that no running machine uses. Another
  * server's bridges, veths and netns are Hangar's too, but not ours: left alone.
  */
-export function ownedAndUnused(ours: { networks: ReadonlySet<number>; netnsMarked: (name: string) => boolean; table: string }, live: Parameters<typeof keepLive>[0]): (t: OwnedThing) => boolean {
+export function ownedAndUnused(ours: { networks: ReadonlySet<number>; netnsMarked: (name: string) => boolean; table: string; poolOwner: string }, live: Parameters<typeof keepLive>[0]): (t: OwnedThing) => boolean {
   const unused = keepLive({ ...live, table: ours.table });
   return (t) => {
     switch (t.kind) {
       case 'veth':
       case 'bridge':
         return ours.networks.has(t.network) && unused(t);
+      case 'pool-veth':
+        return t.owner === ours.poolOwner && ours.networks.has(t.network) && unused(t);
       case 'netns':
         return ours.netnsMarked(t.name) && unused(t);
       case 'table':
@@ -81,19 +95,29 @@ export function ownedAndUnused(ours: { networks: ReadonlySet<number>; netnsMarke
 
 export function startNetworking(opts: NetworkingOptions): Networking {
   const table = tableFor(opts.hostId);
-  const hostNetwork = new HostNetwork({ table });
+  const markers = join(opts.dataDir, 'crun', 'netns');
+  const owner = poolOwner(opts.dataDir);
+  const hostNetwork = new HostNetwork({ table, pool: { owner, markerDir: markers } });
+  const machineNet = (spec: CrunTaskSpec): MachineNetSpec | undefined => {
+    const address = spec.network?.privateIp;
+    const net = address === undefined ? undefined : addressNetwork(address);
+    return address === undefined || net === undefined ? undefined : { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address };
+  };
   const announce = async (number: number): Promise<void> => {
     const name = await networkIdOf(opts, number);
     if (name !== undefined) await opts.onNetwork(name, number);
   };
   const hooks: Omit<Networking['hooks'], 'networkCreatesNetns'> = {
+    networkNetns(spec: CrunTaskSpec): string | undefined {
+      const net = machineNet(spec);
+      return net === undefined ? undefined : hostNetwork.takeNetns(net);
+    },
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
-      const address = spec.network?.privateIp;
-      const net = address === undefined ? undefined : addressNetwork(address);
-      if (address === undefined || net === undefined) {
-        throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(address ?? '')}); was it created on a 6PN host?`);
+      const net = machineNet(spec);
+      if (net === undefined) {
+        throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(spec.network?.privateIp ?? '')}); was it created on a 6PN host?`);
       }
-      await hostNetwork.networkSetup(netnsPath, { machineId: spec.machineId, network: net.network, hostPrefix: net.hostPrefix, address }, { createNetns: true });
+      await hostNetwork.networkSetup(netnsPath, net, { createNetns: true });
       await announce(net.network);
     },
     async networkTeardown(netnsPath: string, handle: TaskHandle): Promise<void> {
@@ -103,6 +127,7 @@ export function startNetworking(opts: NetworkingOptions): Networking {
   return {
     hostNetwork,
     hooks: { ...hooks, networkCreatesNetns: true },
+    close: () => hostNetwork.close(),
     async restore() {
       const handles = (await opts.store.list<TaskHandleRecord>(KINDS.taskHandle, { scope: opts.hostId })).filter((h) => h.value.handle !== null);
       const machineIds = new Set(handles.map((h) => h.value.machine_id));
@@ -117,8 +142,7 @@ export function startNetworking(opts: NetworkingOptions): Networking {
         const net = rec?.private_ip ? addressNetwork(rec.private_ip) : undefined;
         if (net) live.set(net.network, net.hostPrefix);
       }
-      const markers = join(opts.dataDir, 'crun', 'netns');
-      const ours = { networks: await networkNumbers(opts), netnsMarked: (name: string) => existsSync(join(markers, name)), table };
+      const ours = { networks: await networkNumbers(opts), netnsMarked: (name: string) => existsSync(join(markers, name)), table, poolOwner: owner };
       const removed = await cleanup(hostNetwork.runner, ownedAndUnused(ours, { machineIds, netns, networks: new Set(live.keys()) }));
       if (removed.length > 0) opts.logger.info({ removed: removed.map((t) => `${t.kind} ${t.name}`) }, 'removed networking left behind by an earlier run');
       for (const [network, prefix] of live) {

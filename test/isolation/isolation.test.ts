@@ -16,7 +16,9 @@ import type { MachineEvent } from '../../src/core/machine/types.js';
 import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { NetRunner } from '../../src/net/apply.js';
 import { cleanup } from '../../src/net/cleanup.js';
-import { IMAGE, api, createStarted, exec, httpdConfig, importImage, serverTable, skipReason, startServer, waitState, type Server } from './harness.js';
+import { parsePoolNetns, poolVethName } from '../../src/net/plan.js';
+import { poolOwner } from '../../src/server/networking.js';
+import { IMAGE, api, createStarted, exec, httpdConfig, importImage, serverTable, skipReason, startServer, until, waitState, type Server } from './harness.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
 // Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
@@ -174,5 +176,42 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
       const ps = await exec(s2, 'web', m.id, [BB, 'sh', '-c', 'ps | grep -c "[h]ttpd -f"']);
       assert.equal(ps.stdout.trim(), '1', `machine ${m.id} runs one httpd`);
     }
+  });
+
+  test('a machine started in a prepared netns: recovered after kill -9, unused members removed at start-up, its netns gone on destroy', async () => {
+    const runner = new NetRunner();
+    const owner = poolOwner(dataDir);
+    const poolNs = async (): Promise<string[]> => (await runner.netnsNames()).filter((n) => parsePoolNetns(n)?.owner === owner);
+    // members by the label of their eth0: `hangar:pool:…` while unused, the machine's once taken
+    const labelled = async (prefix: string): Promise<string[]> => {
+      const out: string[] = [];
+      for (const n of await poolNs()) if ((await runner.links(n)).some((l) => l.name === 'eth0' && (l.alias ?? '').startsWith(prefix))) out.push(n);
+      return out;
+    };
+    const holding = async (id: string): Promise<string | undefined> => (await labelled(`hangar:machine:${id}:`))[0];
+    const s = server();
+    // a start in this server run fills the pool of its network (after the refill delay)
+    await create('web', httpdConfig('warm\n'));
+    await until('two pool members ready', async () => ((await labelled('hangar:pool:')).length >= 2 ? true : undefined));
+    const m = await create('web', httpdConfig('pooled\n'));
+    const ns = await holding(m.id);
+    assert.ok(ns, `machine ${m.id} runs in a pool member (${(await poolNs()).join(' ')})`);
+    s.child.kill('SIGKILL');
+    await s.exited;
+    srv = await startServer(dataDir);
+    const s2 = server();
+    await waitState(s2, 'web', m.id, 'started');
+    // the earlier run's unused members are gone (no start yet in this run, so none are new); the machine's stays
+    assert.deepEqual(await labelled('hangar:pool:'), []);
+    assert.ok((await poolNs()).includes(ns));
+    const probe = (await api(s2, 'GET', '/v1/apps/client/machines')).json as unknown as Array<{ id: string }>;
+    const from = probe[0]?.id;
+    assert.ok(from);
+    const r = await exec(s2, 'client', from, [BB, 'wget', '-qO-', `http://[${m.private_ip}]:8080/`]);
+    assert.equal(r.stdout, 'pooled\n', `wget from ${from}: exit ${r.exit_code}, stderr ${JSON.stringify(r.stderr)}`);
+    assert.equal((await api(s2, 'DELETE', `/v1/apps/web/machines/${m.id}?kill=true`)).status, 200);
+    await waitState(s2, 'web', m.id, 'destroyed');
+    assert.ok(!(await poolNs()).includes(ns), 'destroy removes the member netns');
+    assert.ok(!(await runner.links()).some((l) => l.name === poolVethName(parsePoolNetns(ns)?.id ?? '')), 'and its veth');
   });
 });

@@ -51,6 +51,13 @@ export interface CrunDriverOptions {
   readonly networkSetup?: (netnsPath: string, spec: CrunTaskSpec) => Promise<void>;
   /** The `networkSetup` hook creates the netns itself when it is missing (saves an `ip` process per start). */
   readonly networkCreatesNetns?: boolean;
+  /**
+   * A prepared netns for this machine, by name (src/net/pool.ts: made ahead, labelled `hangar-`),
+   * now the machine's; undefined: the driver uses `hangar-<machine id>`. Asked only when the
+   * machine has no netns of its own yet. The name goes into the handle, so teardown and recovery
+   * use the netns the machine actually got.
+   */
+  readonly networkNetns?: (spec: CrunTaskSpec) => string | undefined;
   /** Called before destroy deletes the netns. */
   readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
   /**
@@ -122,7 +129,6 @@ export class CrunDriver implements RuntimeDriver {
     const rt = this.pickRuntime();
     if (!rt) throw new DriverError('HANGAR_ERR_DRIVER_START', 'neither crun nor runc is installed');
     const id = containerId(spec.machineId, spec.instanceId);
-    const nsName = netnsName(spec.machineId);
     const bundleDir = join(this.root, id);
     const image = await resolveImage(spec.image, () => this.imageStore());
     await this.clearPrevious(rt, id, bundleDir);
@@ -130,6 +136,8 @@ export class CrunDriver implements RuntimeDriver {
     const cg = machineCgroup(layout, id);
     const createdBundle = !existsSync(bundleDir);
     const markers = join(this.root, 'netns');
+    const ownNs = netnsName(spec.machineId);
+    const nsName = (!existsSync(netnsPath(ownNs)) ? this.opts.networkNetns?.(spec) : undefined) ?? ownNs;
     const nsPath = netnsPath(nsName);
     let network: Promise<void> = Promise.resolve();
     let entered: Promise<void> = Promise.resolve();
