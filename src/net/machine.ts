@@ -29,6 +29,7 @@ import {
   poolNetnsName,
   poolVethName,
   planMachineTeardown,
+  planNeighbourRemoval,
   vethName,
   type MachineNetSpec,
   type NetworkSpec,
@@ -87,6 +88,8 @@ export class HostNetwork {
   /** Networks (`readyKey`) this owner ensured (bridge, forwarding, rules) and has not removed since. */
   private readonly ready = new Set<string>();
   private readonly pool: NetnsPool | undefined;
+  /** Address and network of each machine this owner set up, for its teardown. */
+  private readonly addresses = new Map<string, { address: string; network: number }>();
 
   constructor(options: HostNetworkOptions = {}) {
     this.runner = options.runner ?? new NetRunner();
@@ -207,6 +210,7 @@ export class HostNetwork {
       }
       try {
         await this.runner.ipBatch(plan.inside);
+        await this.runner.ipBatch(plan.neigh);
       } catch (err) {
         await this.deleteVeth(spec.machineId).catch(() => undefined);
         throw err;
@@ -216,6 +220,7 @@ export class HostNetwork {
   }
 
   private machineNetwork(spec: MachineNetSpec, hostInterface: string): MachineNetwork {
+    this.addresses.set(spec.machineId, { address: spec.address, network: spec.network });
     return {
       address: spec.address,
       gateway: bridgeAddress(spec.hostPrefix),
@@ -234,9 +239,15 @@ export class HostNetwork {
   readonly networkTeardown: NetworkTeardown = (netnsPath, spec) =>
     this.serial.run(async () => {
       const netns = netnsPath === undefined ? undefined : basename(netnsPath);
-      if (netns === undefined || parsePoolNetns(netns) === undefined) return this.deleteVeth(spec.machineId);
-      await this.deletePoolVeth(netns);
-      if (existsSync(`/sys/class/net/${vethName(spec.machineId)}`)) await this.deleteVeth(spec.machineId);
+      if (netns === undefined || parsePoolNetns(netns) === undefined) await this.deleteVeth(spec.machineId);
+      else {
+        await this.deletePoolVeth(netns);
+        if (existsSync(`/sys/class/net/${vethName(spec.machineId)}`)) await this.deleteVeth(spec.machineId);
+      }
+      // Known when this owner set the machine up (not after an agent restart): see planNeighbourRemoval.
+      const known = this.addresses.get(spec.machineId);
+      this.addresses.delete(spec.machineId);
+      if (known) await this.runner.ipBatch(planNeighbourRemoval(known.address, known.network)).catch(() => undefined); // already gone
     });
 
   /** Deletes the host end of a pool member's veth, when it exists and its alias proves it serves `netns`. */

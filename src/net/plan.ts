@@ -298,11 +298,12 @@ export function planBridgeRemoval(network: number): IpBatch {
 }
 
 /**
- * A machine's networking in two batches: `host` (first creating the netns when `createNetns`) creates the veth with its peer already inside
+ * A machine's networking in three batches, run in order: `host` (first creating the netns when `createNetns`) creates the veth with its peer already inside
  * the netns and plugs it into the bridge; `inside` (run with `ip -n <netns>`) configures `lo`,
- * `eth0`, the address (on-link prefix: the host /64, see the file comment) and the default route.
+ * `eth0`, the address (on-link prefix: the host /64, see the file comment) and the default route;
+ * `neigh` sets the host's neighbour entry.
  */
-export function planMachine(spec: MachineNetSpec, netns: string, opts: { createNetns?: boolean } = {}): { host: IpBatch; inside: IpBatch } {
+export function planMachine(spec: MachineNetSpec, netns: string, opts: { createNetns?: boolean } = {}): { host: IpBatch; inside: IpBatch; neigh: IpBatch } {
   const { address, gateway } = checkMachine(spec);
   const veth = vethName(spec.machineId);
   const br = bridgeName(spec.network);
@@ -321,11 +322,6 @@ export function planMachine(spec: MachineNetSpec, netns: string, opts: { createN
     { args: ['link', 'set', veth, 'addrgenmode', 'none'], step: `machine ${spec.machineId}: no link-local on ${veth}` },
     { args: ['link', 'set', veth, 'master', br], step: `machine ${spec.machineId}: plug ${veth} into ${br}` },
     { args: ['link', 'set', veth, 'up'], step: `machine ${spec.machineId}: ${veth} up` },
-    // Tell the host where the address is now. Addresses come back (a new data dir numbers from the
-    // start again; a machine restarts on a new veth), and a cached entry for an old veth's MAC, or
-    // a first solicitation lost while the port comes up, cost a second or more per machine.
-    // `reachable`, not `permanent`: the entry ages and is re-learned as usual.
-    { args: ['neigh', 'replace', address, 'lladdr', mac, 'dev', br, 'nud', 'reachable'], step: `machine ${spec.machineId}: neighbour ${address} is ${mac}` },
   ];
   const inside: IpCommand[] = [
     { args: ['link', 'set', 'lo', 'up'], step: `machine ${spec.machineId}: lo up` },
@@ -334,7 +330,26 @@ export function planMachine(spec: MachineNetSpec, netns: string, opts: { createN
     { args: ['link', 'set', 'eth0', 'up'], step: `machine ${spec.machineId}: eth0 up` },
     { args: ['route', 'add', 'default', 'via', gateway, 'dev', 'eth0'], step: `machine ${spec.machineId}: default route via ${gateway}` },
   ];
-  return { host: { commands: host }, inside: { netns, commands: inside } };
+  // Tell the host where the address is now. Addresses come back (a new data dir numbers from the
+  // start again; a machine restarts on a new veth), and a cached entry for an old veth's MAC, or
+  // a first solicitation lost while the port comes up, cost a second or more per machine.
+  // `reachable`, not `permanent`: the entry ages and is re-learned as usual. Run after `inside`:
+  // setting the entry sends what the host queued for the address (a client connecting while the
+  // machine starts), and packets that reach a port whose eth0 is still down are lost until TCP
+  // retransmits, a second later.
+  const neigh: IpCommand[] = [{ args: ['neigh', 'replace', address, 'lladdr', mac, 'dev', br, 'nud', 'reachable'], step: `machine ${spec.machineId}: neighbour ${address} is ${mac}` }];
+  return { host: { commands: host }, inside: { netns, commands: inside }, neigh: { commands: neigh } };
+}
+
+/**
+ * Forgets the host's neighbour entry of a machine that stopped: a stale entry would send the
+ * first packets of the machine's next start to a port that is not up yet (see `planMachine`),
+ * where an unresolved one holds them until the new entry is set.
+ */
+export function planNeighbourRemoval(address: string, network: number): IpBatch {
+  const br = bridgeName(network);
+  const a = formatIPv6(parseIPv6(address));
+  return { commands: [{ args: ['neigh', 'del', a, 'dev', br], step: `forget neighbour ${a} on ${br}` }] };
 }
 
 /** Removes a machine's veth; deleting one end deletes the pair, `eth0` in the netns included. */

@@ -51,7 +51,7 @@ export function planPoolMember(m: PoolMemberName): { host: IpBatch; inside: IpBa
 /**
  * What a start does with a member: `inside` gives `eth0` the machine's MAC (while it is still
  * down), label, address (`nodad`) and default route; `host` points the host's neighbour entry for
- * the address at that MAC. The two touch different namespaces and run at once.
+ * the address at that MAC, after `inside` (see pool.ts `claim`).
  * @throws NetError `HANGAR_ERR_NET_INVALID` for a malformed spec or a member of another network.
  */
 export function planPoolTake(spec: MachineNetSpec, m: PoolMemberName): { host: IpBatch; inside: IpBatch } {
@@ -62,13 +62,12 @@ export function planPoolTake(spec: MachineNetSpec, m: PoolMemberName): { host: I
   const netns = poolNetnsName(m.owner, m.id);
   // planMachine validates the spec and gives the address in its canonical form.
   const full = planMachine(spec, netns);
-  const address = full.host.commands.find((c) => c.args[0] === 'neigh')?.args[2] ?? spec.address;
+  const address = full.neigh.commands[0]?.args[2] ?? spec.address;
   const gateway = bridgeAddress(spec.hostPrefix);
   const mac = machineMac(spec.machineId);
-  const br = bridgeName(spec.network);
   const step = (what: string): string => `machine ${spec.machineId} (netns ${netns}): ${what}`;
   return {
-    host: { commands: [{ args: ['neigh', 'replace', address, 'lladdr', mac, 'dev', br, 'nud', 'reachable'], step: step(`neighbour ${address} is ${mac}`) }] },
+    host: full.neigh,
     inside: {
       netns,
       commands: [

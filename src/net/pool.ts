@@ -104,8 +104,16 @@ export class NetnsPool {
       netns,
       configure: async (spec) => {
         const plan = planPoolTake(spec, m);
-        const results = await Promise.allSettled([m.inside.run(plan.inside), m.host.run(plan.host)]);
-        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        // The neighbour entry only once eth0 is up with its address: setting it sends the
+        // packets the host queued for the address (a client that connects while the machine
+        // starts), and any that reach a port still down are lost until TCP retransmits, 1 s on.
+        try {
+          await m.inside.run(plan.inside);
+        } catch (err) {
+          await m.host.cancel();
+          throw err;
+        }
+        await m.host.run(plan.host);
       },
     };
   }

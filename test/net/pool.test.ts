@@ -137,6 +137,8 @@ describe('netns pool, for real', { skip }, () => {
     // teardown removes the member's veth; the netns is the driver's to delete
     await net.networkTeardown(`/run/netns/${nsA}`, a);
     assert.ok(!(await linkNames()).includes(poolVethName(parsePoolNetns(nsA)?.id ?? '')));
+    // and the host's neighbour entry: a stale one would send the next start's first packets to a port still down
+    assert.equal((await run(['ip', 'neigh', 'show', 'dev', bridgeName(network), 'to', a.address])).stdout.trim(), '');
     for (const c of children.splice(0)) c.kill();
     await net.networkTeardown(`/run/netns/${nsB}`, b);
     for (const ns of [nsA, nsB]) {

@@ -28,7 +28,7 @@ import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCg
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
 import { go, installMonitor, mountNow, readExitFile, spawnMonitor } from './monitor.js';
-import { ensureNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
+import { ensureNetns, markNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
 import { layerPaths } from './rootfs.js';
@@ -197,15 +197,19 @@ export class CrunDriver implements RuntimeDriver {
       // The network (netns, then the 6PN hook: a few `ip` processes) is made while the bundle is
       // written; only the handshake below waits for it. Without a hook nothing else configures
       // the netns, so ensureNetns brings loopback up itself.
+      const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
       network = (async () => {
-        const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
-        await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup, create: !hookCreates });
+        // Synchronous when the hook makes the netns, so that with a prepared netns the hook has
+        // handed its lines to the waiting `ip` processes before this call returns.
+        if (hookCreates) markNetns(nsName, id, markers);
+        else await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup });
         if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
       })();
       network.catch(() => undefined); // awaited (and its error thrown) before the handshake
       // The file work below never yields: let the network strand get its first `ip` process
-      // running before it, or the two strands would run one after the other.
-      await new Promise((r) => setImmediate(r));
+      // running before it, or the two strands would run one after the other. A prepared netns
+      // needs no new process (see above), and the turn of the event loop would only cost time.
+      if (nsName === ownNs || !hookCreates) await new Promise((r) => setImmediate(r));
       writeBundle({
         spec,
         image,
@@ -214,8 +218,9 @@ export class CrunDriver implements RuntimeDriver {
         nofile: nofileLimit(hostNofileHard()),
         // runc cannot leave cgroups alone: give it a child of the machine's cgroup, so our limits still hold.
         ...(rt.kind === 'runc' ? { cgroupsPath: `/hangar/${id}/runc` } : {}),
+        // the overlay mount (a process of the monitor's) overlaps the rest of the bundle
+        onRootfsReady: () => mountNow(monitor),
       });
-      mountNow(monitor);
       await network;
       await entered;
       go(monitor);

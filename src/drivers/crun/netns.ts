@@ -32,9 +32,14 @@ export async function ensureNetns(name: string, containerId: string, markerDir: 
     const r = await run('ip', ['-batch', '-'], { input: `netns add ${name}\n${lo}` });
     if (r.code !== 0) throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot create network namespace ${name}: ${r.stderr.trim()}`);
   }
+  markNetns(name, containerId, markerDir);
+  return path;
+}
+
+/** Records `containerId` as the user of the netns `name` (file work only; see ensureNetns). */
+export function markNetns(name: string, containerId: string, markerDir: string): void {
   mkdirSync(markerDir, { recursive: true });
   writeFileSync(join(markerDir, name), containerId);
-  return path;
 }
 
 /** true when `containerId` is the last container started in the netns (so it may remove it). */

@@ -61,6 +61,8 @@ export interface BundleInput {
   readonly netnsPath: string;
   readonly nofile: number;
   readonly cgroupsPath?: string;
+  /** Called once the upper dir holds `files[]`: from then on the overlay may be mounted. */
+  readonly onRootfsReady?: () => void;
 }
 
 export interface Bundle {
@@ -86,6 +88,7 @@ export function writeBundle(input: BundleInput): Bundle {
   const layers = prepareLayers(bundle, keepsRootfs(spec.config.rootfs?.persist));
   const both = { upper: layers.upper, lower: image.lower };
   writeMachineFiles(both, spec.config.files ?? []);
+  input.onRootfsReady?.();
   const user = resolveUser(both, proc.user);
 
   const hostname = spec.config.dns?.hostname || spec.machineId;
