@@ -109,8 +109,12 @@ export function startNetworking(opts: NetworkingOptions): Networking {
   };
   const hooks: Omit<Networking['hooks'], 'networkCreatesNetns'> = {
     networkNetns(spec: CrunTaskSpec): string | undefined {
-      const net = machineNet(spec);
-      return net === undefined ? undefined : hostNetwork.takeNetns(net);
+      try {
+        const net = machineNet(spec);
+        return net === undefined ? undefined : hostNetwork.takeNetns(net);
+      } catch {
+        return undefined; // a malformed address: networkSetup reports it with the driver's error
+      }
     },
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
       const net = machineNet(spec);
