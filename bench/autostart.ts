@@ -9,7 +9,7 @@
  *
  *   node dist/bench/autostart.js [--rounds 20] [--driver process|crun]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,13 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../src/client/api.js';
 import type { MachineConfig } from '../src/core/fly/machine-config.js';
 import { networkNumberOf } from '../src/core/net/sixpn.js';
-import { ImageStore } from '../src/images/store.js';
-import { NetRunner } from '../src/net/apply.js';
-import { cleanup } from '../src/net/cleanup.js';
 import { startServer } from '../src/server/main.js';
 import { hostNetworkLock } from '../test/helpers/host-lock.js';
-import { nodeImage, ociLayoutTar } from '../test/helpers/images.js';
-import { serverTable, skipReason } from '../test/isolation/harness.js';
+import { importNodeImage, removeServerNetworking, skipReason } from '../test/isolation/harness.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, driver: { type: 'string', default: 'process' } } });
 const rounds = Math.max(1, Number(values.rounds));
@@ -69,11 +65,7 @@ if (driver === 'crun') {
 const release = driver === 'crun' ? await hostNetworkLock() : () => undefined;
 let config: MachineConfig;
 if (driver === 'crun') {
-  const images = await ImageStore.open({ dataDir: dir });
-  const tar = join(dir, 'node-image.tar');
-  writeFileSync(tar, ociLayoutTar(nodeImage()));
-  await images.import(tar, { ref: IMAGE });
-  rmSync(tar);
+  await importNodeImage(dir, IMAGE);
   config = { image: IMAGE, init: { exec: ['/usr/local/bin/node', '-e', SERVER_JS] } };
 } else config = { image: `dir:${join(root, 'examples/hello')}`, init: { exec: [process.execPath, 'server.mjs'] } };
 config.services = [{ protocol: 'tcp', internal_port: 8080, ports: [{ port: 80, handlers: ['http'] }], autostart: true }];
@@ -128,8 +120,7 @@ try {
   await server.close();
   if (driver === 'crun') {
     // the machine is gone with --stop-machines-on-exit; its network bridge and table are not
-    const table = serverTable(dir);
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === table)).catch(() => undefined);
+    await removeServerNetworking([dir], networks);
   }
   rmSync(dir, { recursive: true, force: true });
   release();

@@ -28,18 +28,14 @@
  * Needs root and crun (else it says why and exits).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { networkNumberOf } from '../src/core/net/sixpn.js';
-import { ImageStore } from '../src/images/store.js';
-import { NetRunner } from '../src/net/apply.js';
-import { cleanup } from '../src/net/cleanup.js';
 import { hostNetworkLock } from '../test/helpers/host-lock.js';
-import { nodeImage, ociLayoutTar } from '../test/helpers/images.js';
-import { api, serverTable, skipReason, startServer, waitState, type Server } from '../test/isolation/harness.js';
+import { api, importNodeImage, removeServerNetworking, skipReason, startServer, waitState, type Server } from '../test/isolation/harness.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '30' }, 'cpu-kind': { type: 'string', default: 'performance' } } });
 const CPU_KIND = values['cpu-kind'] === 'shared' ? 'shared' : 'performance';
@@ -127,11 +123,7 @@ async function main(): Promise<void> {
   const ids: string[] = [];
   const networks = new Set<number>();
   try {
-    const images = await ImageStore.open({ dataDir });
-    const tar = join(dataDir, 'node-image.tar');
-    writeFileSync(tar, ociLayoutTar(nodeImage()));
-    await images.import(tar, { ref: IMAGE });
-    rmSync(tar);
+    await importNodeImage(dataDir, IMAGE);
     srv = await startServer(dataDir);
     const s = srv;
     await api(s, 'POST', '/v1/apps', { app_name: 'bench', org_slug: 'personal' });
@@ -183,8 +175,7 @@ async function main(): Promise<void> {
       srv.child.kill('SIGTERM');
       await srv.exited;
     }
-    const table = serverTable(dataDir);
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === table)).catch(() => undefined);
+    await removeServerNetworking([dataDir], networks);
     rmSync(dataDir, { recursive: true, force: true });
     release();
   }

@@ -4,13 +4,15 @@
  * and restarted, or SIGTERM) by the test. A busybox image is imported into the data dir first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CrunDriver } from '../../src/drivers/crun/index.js';
 import { ImageStore } from '../../src/images/store.js';
 import { tableFor } from '../../src/server/networking.js';
-import { busyboxImage, ociLayoutTar } from '../helpers/images.js';
+import { NetRunner } from '../../src/net/apply.js';
+import { cleanup } from '../../src/net/cleanup.js';
+import { busyboxImage, nodeImage, ociLayoutTar, type BuiltImage } from '../helpers/images.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const IMAGE = 'hangar-test/busybox:1';
@@ -23,12 +25,33 @@ export async function skipReason(): Promise<string | undefined> {
   return fp.available ? undefined : `crun unusable: ${fp.reason ?? 'unknown'}`;
 }
 
-/** Imports the busybox test image under {@link IMAGE} into `dataDir`'s image store. */
-export async function importImage(dataDir: string): Promise<void> {
+/** Imports `image` (an OCI layout archive is written, imported and removed) under `ref` into `dataDir`'s image store. */
+async function importBuilt(dataDir: string, image: BuiltImage, ref: string): Promise<void> {
   const images = await ImageStore.open({ dataDir });
-  const tar = join(dataDir, 'busybox.tar');
-  writeFileSync(tar, ociLayoutTar(busyboxImage()));
-  await images.import(tar, { ref: IMAGE });
+  const tar = join(dataDir, 'image-import.tar');
+  writeFileSync(tar, ociLayoutTar(image));
+  await images.import(tar, { ref });
+  rmSync(tar);
+}
+
+/** Imports the busybox test image under {@link IMAGE} into `dataDir`'s image store. */
+export function importImage(dataDir: string): Promise<void> {
+  return importBuilt(dataDir, busyboxImage(), IMAGE);
+}
+
+/** Imports an image of the host's node binary and its libraries (`/usr/local/bin/node`) under `ref`. */
+export function importNodeImage(dataDir: string, ref: string): Promise<void> {
+  return importBuilt(dataDir, nodeImage(), ref);
+}
+
+/**
+ * Removes what the servers of `dataDirs` leave behind once stopped (machines may outlive a
+ * server, so its networks stay): the bridges of `networks` and each server's nftables table.
+ * Nothing else on the host is touched.
+ */
+export async function removeServerNetworking(dataDirs: readonly string[], networks: ReadonlySet<number>): Promise<void> {
+  const tables = new Set(dataDirs.map((d) => serverTable(d)).filter((t): t is string => t !== undefined));
+  await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && tables.has(t.name))).catch(() => undefined);
 }
 
 export interface Server {

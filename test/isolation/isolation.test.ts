@@ -15,10 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import type { MachineEvent } from '../../src/core/machine/types.js';
 import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { NetRunner } from '../../src/net/apply.js';
-import { cleanup } from '../../src/net/cleanup.js';
 import { parsePoolNetns, poolVethName } from '../../src/net/plan.js';
 import { poolOwner } from '../../src/server/networking.js';
-import { IMAGE, api, createStarted, exec, httpdConfig, importImage, serverTable, skipReason, startServer, until, waitState, type Server } from './harness.js';
+import { IMAGE, api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, until, waitState, type Server } from './harness.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
 // Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
@@ -69,8 +68,7 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
     } else srv?.child.kill('SIGKILL');
     // the bridges of this test's networks and the table stay after the server (machines may
     // outlive it); remove them, and nothing else
-    const table = serverTable(dataDir);
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === table)).catch(() => undefined);
+    await removeServerNetworking([dataDir], networks);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -12,11 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { networkNumberOf } from '../../src/core/net/sixpn.js';
-import { NetRunner } from '../../src/net/apply.js';
-import { cleanup } from '../../src/net/cleanup.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 import { BUSYBOX } from '../helpers/images.js';
-import { api, createStarted, httpdConfig, importImage, serverTable, skipReason, startServer, waitState, type Server } from './harness.js';
+import { api, createStarted, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, waitState, type Server } from './harness.js';
 
 let releaseHostLock: (() => void) | undefined;
 before(async () => {
@@ -61,8 +59,7 @@ describe('edge proxy with crun machines', { skip: reason }, () => {
       srv.child.kill('SIGTERM');
       await srv.exited;
     }
-    const table = serverTable(dir);
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && t.name === table)).catch(() => undefined);
+    await removeServerNetworking([dir], networks);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { networkNumberOf, siteOfNetwork } from '../../src/core/net/sixpn.js';
-import { NetRunner } from '../../src/net/apply.js';
-import { cleanup } from '../../src/net/cleanup.js';
 import { bridgeName } from '../../src/net/plan.js';
 import { linkNames } from '../net/helpers.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
-import { api, createStarted, exec, httpdConfig, importImage, serverTable, skipReason, startServer, waitState, type Server } from './harness.js';
+import { api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, serverTable, skipReason, startServer, waitState, type Server } from './harness.js';
 
 let releaseHostLock: (() => void) | undefined;
 before(async () => {
@@ -69,8 +67,7 @@ describe('two hangar servers on one host', { skip: reason }, () => {
         await s.exited;
       } else s.child.kill('SIGKILL');
     }
-    const tables = new Set(dirs.map((d) => serverTable(d)));
-    await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && tables.has(t.name))).catch(() => undefined);
+    await removeServerNetworking(dirs, networks);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
