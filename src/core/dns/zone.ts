@@ -33,7 +33,7 @@
  * exist only because a longer name exists under them (`vm.<app>.internal`) are NODATA, not
  * NXDOMAIN (RFC 8020: an NXDOMAIN would deny the whole subtree).
  */
-import { regionCloseness } from '../fly/regions.js';
+import { regionDistance, type DistanceTable } from '../fly/regions.js';
 
 /**
  * TTL of every `.internal` answer and of negative answers. Short because the zone changes with
@@ -98,7 +98,7 @@ export interface ZoneInput {
    * missing pair counts as 0 within one region, else as the estimate from Fly's region cities
    * (core/fly/regions.ts), else as unknown (after every known pair).
    */
-  distances?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  distances?: DistanceTable;
   /** SOA serial; the edge passes its rebuild counter. */
   serial?: number;
 }
@@ -162,10 +162,6 @@ function label(value: string): string | undefined {
 }
 
 const TERMINAL = new Set(['destroyed', 'destroying', 'replaced', 'migrated']);
-
-function distanceOf(input: ZoneInput, from: string, to: string): number {
-  return regionCloseness(input.distances, from, to);
-}
 
 function byId(a: ZoneMachine, b: ZoneMachine): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -251,7 +247,7 @@ function buildView(input: ZoneInput, apps: ZoneApp[], machines: ZoneMachine[], s
       }
       for (const owner of owners) b.add(owner, addressRecord(owner, m.private_ip));
     }
-    const sorted = local === undefined ? started : [...started].sort((x, y) => distanceOf(input, local, x.region) - distanceOf(input, local, y.region) || byId(x, y));
+    const sorted = local === undefined ? started : [...started].sort((x, y) => regionDistance(input.distances, local, x.region) - regionDistance(input.distances, local, y.region) || byId(x, y));
     nearest.set(app, sorted.map((m) => addressRecord('', m.private_ip)));
     // `nearest.of.<app>.internal` and `of.<app>.internal` exist as soon as a `topN` can answer.
     b.names.set(`nearest.of.${base}`, new Map());

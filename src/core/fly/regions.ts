@@ -62,6 +62,9 @@ export const FLY_REGIONS: Readonly<Record<string, RegionInfo>> = {
   yul: { city: 'Montreal, Canada', lat: 45.47, lon: -73.74, areas: ['na'] },
 };
 
+/** Region distances in ms, `table[a][b]`, looked up both ways (`--region-distances`, ZoneInput). */
+export type DistanceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
 const EARTH_KM = 6371;
 /** km of great circle per ms of estimated round trip (see the header). */
 const KM_PER_RTT_MS = 67;
@@ -84,7 +87,7 @@ export function estimatedRttMs(a: string, b: string): number | undefined {
  * Distance from `from` to `to` for "closest first": the operator's table (`table[a][b]`, looked
  * up both ways) when it has the pair, else the estimate above, else +Infinity (sorts last).
  */
-export function regionCloseness(table: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined, from: string, to: string): number {
+export function regionDistance(table: DistanceTable | undefined, from: string, to: string): number {
   if (from === to) return 0;
   const d = table?.[from]?.[to] ?? table?.[to]?.[from];
   if (d !== undefined) return d;

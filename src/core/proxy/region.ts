@@ -6,19 +6,9 @@
  * proxy's own region is 0 and an unknown pair sorts after every known one.
  */
 
-import { FLY_REGIONS, regionCloseness, type RegionArea } from '../fly/regions.js';
+import { FLY_REGIONS, type RegionArea } from '../fly/regions.js';
 
-export type { RegionArea };
-
-export type DistanceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
-
-/**
- * Distance from `from` to `to`: 0 within a region, the table's value, else the estimate from the
- * regions' cities (core/fly/regions.ts), else +Infinity.
- */
-export function regionDistance(table: DistanceTable | undefined, from: string, to: string): number {
-  return regionCloseness(table, from, to);
-}
+export { regionDistance, type DistanceTable, type RegionArea } from '../fly/regions.js';
 
 /**
  * Region lists (`fly-replay: region="iad,ord,us,na"`, `fly-prefer-region`, `fly-force-region`;

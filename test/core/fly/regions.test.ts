@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimatedRttMs, FLY_REGIONS, regionCloseness } from '../../../src/core/fly/regions.js';
+import { estimatedRttMs, FLY_REGIONS, regionDistance } from '../../../src/core/fly/regions.js';
 
 test('the estimate orders regions as geography does', () => {
   const fromAms = (r: string) => estimatedRttMs('ams', r)!;
@@ -19,9 +19,9 @@ test('the estimate orders regions as geography does', () => {
 
 test("the operator's table wins for the pairs it has, looked up both ways; the rest are estimated", () => {
   const table = { ams: { nrt: 1 } };
-  assert.equal(regionCloseness(table, 'ams', 'nrt'), 1);
-  assert.equal(regionCloseness(table, 'nrt', 'ams'), 1);
-  assert.equal(regionCloseness(table, 'ams', 'fra'), estimatedRttMs('ams', 'fra'));
-  assert.equal(regionCloseness(table, 'lab1', 'lab2'), Number.POSITIVE_INFINITY, 'unknown regions sort last');
-  assert.equal(regionCloseness(undefined, 'lab1', 'lab1'), 0);
+  assert.equal(regionDistance(table, 'ams', 'nrt'), 1);
+  assert.equal(regionDistance(table, 'nrt', 'ams'), 1);
+  assert.equal(regionDistance(table, 'ams', 'fra'), estimatedRttMs('ams', 'fra'));
+  assert.equal(regionDistance(table, 'lab1', 'lab2'), Number.POSITIVE_INFINITY, 'unknown regions sort last');
+  assert.equal(regionDistance(undefined, 'lab1', 'lab1'), 0);
 });
