@@ -9,15 +9,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { captureExec } from '../exec-capture.js';
 import type { ExecOptions, ExecResult } from '../types.js';
-import { DriverError, killedBy, signalName } from '../types.js';
+import { DriverError } from '../types.js';
 import { enterCgroup, type MachineCgroup } from './cgroups.js';
 import { go } from './monitor.js';
 import { envList } from './oci-spec.js';
 import { execArgv, type Runtime } from './runtime.js';
-
-/** Output beyond this many bytes per stream is dropped (the API answers in one JSON body). */
-const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 interface OciProcess {
   env?: string[];
@@ -55,73 +53,34 @@ export function execInMachine(target: ExecTarget, opts: ExecOptions): Promise<Ex
     rmSync(processFile, { force: true });
     rmSync(pidFile, { force: true });
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', [target.monitorScript, 'exec', ...execArgv(target.runtime, target.containerId, processFile, pidFile)], {
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
-    let timedOut = false;
-    child.stdout?.on('data', (b: Buffer) => {
-      if (outBytes < MAX_OUTPUT_BYTES) out.push(b.subarray(0, MAX_OUTPUT_BYTES - outBytes));
-      outBytes += b.length;
-    });
-    child.stderr?.on('data', (b: Buffer) => {
-      if (errBytes < MAX_OUTPUT_BYTES) err.push(b.subarray(0, MAX_OUTPUT_BYTES - errBytes));
-      errBytes += b.length;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      // The command runs in the machine's pid namespace, not in our process group: kill it by its host pid too.
+  const child = spawn('/bin/sh', [target.monitorScript, 'exec', ...execArgv(target.runtime, target.containerId, processFile, pidFile)], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
+  const result = captureExec(child, {
+    timeoutMs: opts.timeoutMs,
+    cannotRun: 'exec: cannot run the runtime',
+    // The command runs in the machine's pid namespace, not in our process group: kill it by its host pid too.
+    onTimeout: () => {
       try {
         const pid = Number(readFileSync(pidFile, 'utf8').trim());
         if (pid > 0) process.kill(pid, 'SIGKILL');
       } catch {
         // not started yet, or gone
       }
-      try {
-        process.kill(-(child.pid ?? 0), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }, opts.timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      cleanup();
-      reject(new DriverError('HANGAR_ERR_DRIVER_START', `exec: cannot run the runtime: ${e.message}`, { cause: e }));
-    });
-    let settled = false;
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      cleanup();
-      const exitCode = code ?? (signal ? killedBy(signalName(signal)).exit_code : -1);
-      resolve({
-        exit_code: timedOut ? -1 : exitCode,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        ...(timedOut ? { timed_out: true } : {}),
-      });
-    };
-    child.on('close', (code, signal) => {
-      if (child.pid !== undefined) finish(code, signal);
-    });
+    },
+    onSettled: cleanup,
     // Background processes the command left may hold its stdout open: after a timeout, do not wait for them.
-    child.on('exit', (code, signal) => {
-      if (timedOut) setTimeout(() => finish(code, signal), 200).unref();
-    });
-    if (child.pid !== undefined) {
-      try {
-        enterCgroup(target.cgroup, child.pid);
-      } catch {
-        // The machine's cgroup is gone (it exited meanwhile): the runtime will report that.
-      }
-      go(child, opts.stdin ?? '');
-    }
+    afterTimeoutExitMs: 200,
   });
+  if (child.pid !== undefined) {
+    try {
+      enterCgroup(target.cgroup, child.pid);
+    } catch {
+      // The machine's cgroup is gone (it exited meanwhile): the runtime will report that.
+    }
+    go(child, opts.stdin ?? '');
+  }
+  return result;
 }
