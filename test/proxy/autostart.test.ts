@@ -12,7 +12,9 @@ import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.j
 import type { MachineService } from '../../src/core/fly/machine-config.js';
 import type { MachineStarter } from '../../src/proxy/autostart.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.js';
-import { httpUpstream } from './helpers.js';
+import { getText, httpUpstream } from './helpers.js';
+
+const getTextAt = (port: number, agent: Agent | false = false) => getText(`http://127.0.0.1:${port}/`, 'web.localhost', agent);
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -57,36 +59,23 @@ async function world(machines: RouteMachine[], ports: Record<string, number>, op
   return { proxy, port, started, errors };
 }
 
-function get(port: number, agent: Agent | false = false): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.localhost' }, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('a request for a stopped machine starts it, is held, then answered; autostarts are counted', async () => {
   const app = await httpUpstream((_q, s) => s.end('hello from m1'));
   closers.push(() => app.server.close());
   const w = await world([stoppedMachine('m1', app.port)], { m1: app.port });
-  const res = await get(w.port);
+  const res = await getTextAt(w.port);
   assert.deepEqual(res, { status: 200, body: 'hello from m1' });
   assert.deepEqual(w.started, ['m1']);
   assert.equal(w.proxy.metrics.autostartCount('web'), 1);
   assert.match(await w.proxy.metrics.render(w.proxy.load), /hangar_proxy_autostarts_total\{app="web",machine="m1"\} 1/);
   // Now it runs: the next request needs no start.
-  assert.equal((await get(w.port)).status, 200);
+  assert.equal((await getTextAt(w.port)).status, 200);
   assert.deepEqual(w.started, ['m1']);
 });
 
 test('autostart = false: 503 with a body that says why', async () => {
   const w = await world([stoppedMachine('m1', 1, { autostart: false })], {});
-  const res = await get(w.port);
+  const res = await getTextAt(w.port);
   assert.equal(res.status, 503);
   assert.match(res.body, /autostart is off/);
   assert.deepEqual(w.started, []);
@@ -108,12 +97,12 @@ test('limits: three stopped machines, soft_limit 1 → a machine is started each
   // new request finds every started machine at its soft limit of 1.
   const pending: Promise<{ status: number; body: string }>[] = [];
   for (let i = 0; i < 3; i++) {
-    pending.push(get(w.port));
+    pending.push(getTextAt(w.port));
     while (release.length < i + 1) await new Promise((r) => setTimeout(r, 5));
     assert.equal(w.started.length, i + 1, `${i + 1} machine(s) started for ${i + 1} busy request(s)`);
   }
   // A fourth: every machine is at its soft limit and none is left to start → least loaded below hard.
-  pending.push(get(w.port));
+  pending.push(getTextAt(w.port));
   while (release.length < 4) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual([...w.started].sort(), ['m1', 'm2', 'm3']);
   for (const r of release) r();
@@ -125,7 +114,7 @@ test('limits: three stopped machines, soft_limit 1 → a machine is started each
 
 test('a start that fails → 503 once nothing else can start, and the error is reported', async () => {
   const w = await world([stoppedMachine('m1', 1)], {}, { fail: true });
-  const res = await get(w.port);
+  const res = await getTextAt(w.port);
   assert.equal(res.status, 503);
   assert.match(res.body, /none could be started/);
   assert.deepEqual(w.started, ['m1']);
@@ -135,7 +124,7 @@ test('a start that fails → 503 once nothing else can start, and the error is r
 
 test('a started machine that never routes: the held request gets a 503 after the autostart wait', async () => {
   const w = await world([stoppedMachine('m1', 1)], {}, { delayMs: 60_000, proxy: { autostartWaitMs: 150 } });
-  const res = await get(w.port);
+  const res = await getTextAt(w.port);
   assert.equal(res.status, 503);
   assert.match(res.body, /waited 150 ms for a machine of app 'web' to start/);
 });
@@ -147,7 +136,7 @@ test('the app listens a moment after its machine routes: connection refused is r
   const appPort = (probe.address() as AddressInfo).port;
   await new Promise((r) => probe.close(r));
   const w = await world([stoppedMachine('m1', appPort)], { m1: appPort });
-  const answered = get(w.port);
+  const answered = getTextAt(w.port);
   await new Promise((r) => setTimeout(r, 120));
   const server = createServer((_q, s) => s.end('late but here'));
   await new Promise<void>((r) => server.listen(appPort, '127.0.0.1', r));
@@ -185,8 +174,8 @@ test('metrics: requests by status, bytes, latency histogram and proxy answers in
   const w = await world([{ ...stoppedMachine('m1', app.port), state: 'started', routing: { address: '127.0.0.1', ports: { '8080': app.port } } }], {});
   const agent = new Agent({ keepAlive: true });
   closers.push(() => agent.destroy());
-  await get(w.port, agent);
-  await get(w.port, agent);
+  await getTextAt(w.port, agent);
+  await getTextAt(w.port, agent);
   const unknown = await new Promise<number>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: w.port, path: '/', headers: { host: 'nope.localhost' } }, (res) => {
       res.resume();

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../../src/client/api.js';
 import { freePort, startHangarServer, type RunningServer } from '../client/hangar-server.js';
+import { getText } from './helpers.js';
 
 const INTERVAL_MS = 1000;
 const APP = `// answers with its machine id; /health fails while <ctl>/<machine id>.sick exists
@@ -38,17 +38,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function answeredBy(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: 'gate.localhost' }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}: ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function answeredBy(port: number): Promise<string> {
+  const r = await getText(`http://127.0.0.1:${port}/`, 'gate.localhost');
+  if (r.status !== 200) throw new Error(`status ${r.status}: ${r.body}`);
+  return r.body;
 }
 
 async function machinesAnswering(port: number, n: number): Promise<Set<string>> {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
@@ -47,5 +47,20 @@ export function raw(port: number, data: string | Buffer, until?: (s: string) => 
     s.on('error', reject);
     s.on('close', () => resolve(out));
     s.write(data);
+  });
+}
+
+/** GET `url` (with `host` as the Host header when given) on its own connection or `agent`; status and body text. */
+export function getText(url: string, host?: string, agent: Agent | false = false): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: Number(u.port), path: `${u.pathname}${u.search}`, headers: host ? { host } : {}, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
   });
 }

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/client/api.js';
+import { getText } from './helpers.js';
 import { startServerChild, type ServerChild } from './server-child.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,20 +22,6 @@ after(async () => {
   await running?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function get(proxyUrl: string, host: string): Promise<{ status: number; body: string }> {
-  const u = new URL(proxyUrl);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: Number(u.port), path: '/', headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('scale to zero: two idle machines stop one per round; the next request starts one and gets a 200', { timeout: 90_000 }, async () => {
   const srv = await startServerChild(dataDir, 200);
@@ -57,7 +43,7 @@ test('scale to zero: two idle machines stop one per round; the next request star
   assert.deepEqual(new Set(stops), new Set([`autostop: stop machine ${a.id} of app zero`, `autostop: stop machine ${b.id} of app zero`]), srv.out());
   assert.equal(stops.length, 2, 'one action per machine, each in its own round');
   // The next request starts one and is answered by the app.
-  const res = await get(srv.proxy, 'zero.localhost');
+  const res = await getText(srv.proxy, 'zero.localhost');
   assert.equal(res.status, 200, res.body);
   assert.match(res.body, /^Hello from Hangar machine [0-9a-f]+ in ams/);
   const states = (await client.listMachines('zero')).map((m) => m.state);

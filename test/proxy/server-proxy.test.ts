@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
@@ -14,26 +13,12 @@ import { run as runProxyCommand, type ProxyCommandFlags } from '../../src/cli/co
 import type { CommandContext } from '../../src/cli/registry.js';
 import { parsePortMap, proxyOptionsFromFlags, startProxy } from '../../src/server/proxy.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { httpMachine, httpUpstream } from './helpers.js';
+import { getText, httpMachine, httpUpstream } from './helpers.js';
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
-
-function get(url: string, host?: string): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: Number(u.port), path: u.pathname, headers: host ? { host } : {}, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('--proxy-port-map: public=host:port pairs; anything else is refused with the entry named', () => {
   assert.deepEqual(parsePortMap(undefined), {});
@@ -74,7 +59,7 @@ test('startProxy: routes <app>.localhost from the store, serves the metrics text
   // The 443 stand-in terminates TLS with the local CA made under the data dir (never plaintext).
   assert.equal(running.proxy.addresses().find((a) => a.spec.publicPort === 443)?.spec.proto, 'https');
   assert.ok(existsSync(join(dataDir, 'certs', 'ca', 'root.pem')));
-  assert.deepEqual(await get(running.httpUrl!, 'web.localhost'), { status: 200, body: 'from the store' });
+  assert.deepEqual(await getText(running.httpUrl!, 'web.localhost'), { status: 200, body: 'from the store' });
   const text = await running.metricsText();
   assert.match(text, /hangar_proxy_requests_total\{app="web",port="80",machine="m1",status="200"\} 1/);
   // prom-client's exposition of the hot path's buckets: cumulative, closed by +Inf, sum and count
@@ -101,14 +86,14 @@ test('hangar proxy: runs against a data dir, serves /metrics, stops on SIGTERM; 
   while (!lines.some((l) => l.startsWith('Metrics on'))) await new Promise((r) => setTimeout(r, 10));
   const proxyAt = /Edge proxy on (\S+):/.exec(lines.join('\n'))?.[1];
   assert.ok(proxyAt, lines.join('\n'));
-  const unknown = await get(`http://${proxyAt}/`, 'nothing.localhost');
+  const unknown = await getText(`http://${proxyAt}/`, 'nothing.localhost');
   assert.equal(unknown.status, 404);
   assert.match(unknown.body, /no app is configured for host 'nothing.localhost'/);
   const metricsUrl = /Metrics on (\S+)/.exec(lines.join('\n'))![1]!;
-  const scraped = await get(metricsUrl);
+  const scraped = await getText(metricsUrl);
   assert.equal(scraped.status, 200);
   assert.match(scraped.body, /hangar_proxy_answers_total\{app="",status="404"\} 1/);
-  assert.equal((await get(metricsUrl.replace('/metrics', '/other'))).status, 404);
+  assert.equal((await getText(metricsUrl.replace('/metrics', '/other'))).status, 404);
   process.emit('SIGTERM', 'SIGTERM');
   assert.equal(await done, 0);
 });
