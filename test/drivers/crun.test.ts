@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +10,7 @@ import { buildOciSpec, nofileLimit, parseNofileHard } from '../../src/drivers/cr
 import { hostsFile, resolvConf } from '../../src/drivers/crun/etc.js';
 import { execProcess } from '../../src/drivers/crun/exec.js';
 import { monitorArgv, overlayPathProblem } from '../../src/drivers/crun/monitor.js';
+import { runArgv } from '../../src/drivers/crun/runtime.js';
 import { lookupIdFile } from '../../src/drivers/crun/rootfs.js';
 import { spareInput, sparePrefix, sparesSupported } from '../../src/drivers/crun/spares.js';
 import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
@@ -86,10 +87,10 @@ describe('crun driver: pure parts', () => {
     assert.match(sparePrefix('/a/crun'), /^hangar-spare-[0-9a-f]{8}-$/);
     assert.ok(isOurs(`/sys/fs/cgroup/memory/hangar/${sparePrefix('/a/crun')}1-1`), 'removable like a machine cgroup');
     assert.notEqual(sparePrefix('/a/crun'), sparePrefix('/b/crun'));
-    const params = { log: '/b/log', exitFile: '/b/exit', lower: '/lo', upper: '/b/upper', work: '/b/work', rootfs: '/b/rootfs', runtimeArgv: ['/usr/bin/crun', 'run', 'x'] };
-    assert.equal(spareInput(params, '/s/out', '/s/err'), '/b/log\n/b/exit\n/s/out\n/s/err\n/lo\n/b/upper\n/b/work\n/b/rootfs\n/usr/bin/crun\nrun\nx\n\n');
+    const params = { bundle: '/b', lower: '/lo', runtimeArgv: ['/usr/bin/crun', 'run', 'x'] };
+    assert.equal(spareInput(params, '/s/out', '/s/err'), '/b\n/lo\n/s/out\n/s/err\n/usr/bin/crun\nrun\nx\n\n');
     assert.throws(() => spareInput({ ...params, runtimeArgv: ['crun', ''] }, '/o', '/e'));
-    assert.throws(() => spareInput({ ...params, log: '/b/a\nb' }, '/o', '/e'));
+    assert.throws(() => spareInput({ ...params, bundle: '/b/a\nb' }, '/o', '/e'));
   });
 
   test('exit statuses: codes, signals, OOM, unknown', () => {
@@ -109,8 +110,10 @@ describe('crun driver: pure parts', () => {
     assert.throws(() => parseCrunHandle({ driver: 'crun', version: 1, machine_id: 'x', instance_id: 'y' }), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_HANDLE');
     assert.equal(overlayPathProblem('/data/a,b'), '/data/a,b contains a character overlayfs mount options cannot carry (, : \\ or newline)');
     assert.equal(overlayPathProblem('/data/ok'), undefined);
-    const argv = monitorArgv({ script: '/s', log: '/l', exitFile: '/e', unmount: '', lower: '/lo', upper: '/u', work: '/w', rootfs: '/r', runtimeArgv: ['crun', 'run', 'x'] });
-    assert.deepEqual(argv, ['-m', '--propagation', 'slave', '--', '/bin/sh', '/s', 'run', '/l', '/e', '', '/lo', '/u', '/w', '/r', 'crun', 'run', 'x']);
+    const argv = monitorArgv({ script: '/s', unmount: '', bundle: '/b', lower: '/lo', runtimeArgv: ['crun', 'run', 'x'] });
+    assert.deepEqual(argv, ['-m', '--propagation', 'slave', '--', '/bin/sh', '/s', 'run', '', '/b', '/lo', 'crun', 'run', 'x']);
+    const rt = { kind: 'crun' as const, path: '/usr/bin/crun', root: '/run/crun' };
+    assert.deepEqual(runArgv(rt, 'hangar-m-1'), ['/usr/bin/crun', '--root', '/run/crun', '--log=file:runtime.log', '--cgroup-manager=disabled', 'run', '--bundle', '.', '--pid-file', 'init.pid', 'hangar-m-1'], 'relative to the bundle dir, where the monitor runs it');
   });
 
   test('config.json, /etc files, exec process, passwd lookup', () => {
@@ -358,6 +361,15 @@ if (skipReason) {
       assert.ok(procs.split('\n').includes(String(h2.pid)), 'and so is the machine');
       assert.equal(readFileSync(join(h2.cgroup.dirs.memory ?? '', 'memory.limit_in_bytes'), 'utf8').trim(), String(256 * 1024 * 1024), 'limits written after the rename');
       await waitForLine(d, h2, isLine('ready')); // stdout reaches the machine's log
+      // crun, the machine's parent, runs from the spare's read-only bind of its binary, so it
+      // skipped copying itself (monitor.ts): the bind is read-only in its mount namespace, and
+      // it was told so.
+      const crunPid = Number(readFileSync(`/proc/${h2.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      assert.equal(readlinkSync(`/proc/${crunPid}/exe`), join(own, 'crun', 'crun.ro'));
+      const bind = readFileSync(`/proc/${crunPid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === join(own, 'crun', 'crun.ro'));
+      assert.match(bind?.split(' ')[5] ?? '', /^ro\b/, `a read-only mount: ${bind}`);
+      assert.match(readFileSync(`/proc/${crunPid}/environ`, 'utf8'), /(^|\0)_LIBCONTAINER_CLONED_BINARY=1\0/);
+      assert.throws(() => openSync(`/proc/${crunPid}/exe`, 'r+'), /EROFS|ETXTBSY/, 'the runtime cannot be written through it');
       for (const h of [h1, h2]) {
         await d.destroy(h);
         assert.deepEqual(leftovers(h), []);

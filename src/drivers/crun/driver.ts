@@ -8,14 +8,14 @@
  * `<controller>/hangar/<container>`, bundle `<dataDir>/crun/<container>`, netns `hangar-<machine>`.
  * Destroy removes exactly those, after checking the `hangar-` label.
  *
- * Start path, three strands at once: `unshare` → sh monitor → (umount on hybrid hosts), while
- * the monitor's move into the machine's cgroup waits for the kernel in the thread pool; the
- * network hook's `ip` batches (the netns made in the first); and the bundle's file writes, after
- * which the monitor mounts the overlay root. When all are done the monitor gets its "go" and
- * runs `crun run`.
+ * Start path, three strands at once: the network hook's `ip` batches (started first: they run on
+ * another core and take longest); the monitor, a spare one already in its namespace and cgroup
+ * or a fresh `unshare` → sh, which mounts the overlay root as soon as the machine's files[] are
+ * in the upper dir; and the rest of the bundle (/etc files, config.json). When all are done the
+ * monitor gets its "go" and runs `crun run`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/store.js';
 import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
@@ -27,14 +27,13 @@ import { readStat } from '../process/procfs.js';
 import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
-import { go, installMonitor, mountNow, readExitFile, spawnMonitor } from './monitor.js';
+import { exitFileOf, go, installMonitor, readExitFile, spawnMonitor } from './monitor.js';
 import { ensureNetns, markNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
-import { resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
-import { layerPaths } from './rootfs.js';
+import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
 import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
 import { machineProcessStats } from './ps.js';
-import { DEFAULT_ROOTS, findBinary, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
+import { DEFAULT_ROOTS, findBinary, PID_FILE, RUNTIME_LOG, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
 export interface CrunDriverOptions {
   /** Hangar's data dir: bundles live in `<dataDir>/crun`, images in `<dataDir>/images`. */
@@ -130,7 +129,6 @@ export class CrunDriver implements RuntimeDriver {
     if (!rt) throw new DriverError('HANGAR_ERR_DRIVER_START', 'neither crun nor runc is installed');
     const id = containerId(spec.machineId, spec.instanceId);
     const bundleDir = join(this.root, id);
-    const image = await resolveImage(spec.image, () => this.imageStore());
     await this.clearPrevious(rt, id, bundleDir);
     const layout = this.cgroups();
     const cg = machineCgroup(layout, id);
@@ -153,17 +151,35 @@ export class CrunDriver implements RuntimeDriver {
     };
     let child: ChildProcess | undefined;
     try {
+      // The network first (netns, then the 6PN hook: `ip` processes, on the other core): it is
+      // the longest strand, and only the handshake below waits for it. Without a hook nothing
+      // else configures the netns, so ensureNetns brings loopback up itself.
+      const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
+      network = (async () => {
+        // Synchronous when the hook makes the netns, so that with a prepared netns the hook has
+        // handed its lines to the waiting `ip` processes before this call returns.
+        if (hookCreates) markNetns(nsName, id, markers);
+        else await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup });
+        if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
+      })();
+      network.catch(() => undefined); // awaited (and its error thrown) before the handshake
+      // The file work below never yields: let the network strand get its first `ip` process
+      // running before it, or the two strands would run one after the other. A prepared netns
+      // needs no new process (see above), and the turn of the event loop would only cost time.
+      if (nsName === ownNs || !hookCreates) await new Promise((r) => setImmediate(r));
+      const image = await resolveImage(spec.image, () => this.imageStore());
       installMonitor(this.monitorScript);
       const createdStateDir = !existsSync(spec.stateDir);
       mkdirSync(spec.stateDir, { recursive: true });
-      mkdirSync(bundleDir, { recursive: true, mode: 0o700 });
       const stdoutPath = join(spec.stateDir, 'stdout.log');
       const stderrPath = join(spec.stateDir, 'stderr.log');
-      const pidFile = join(bundleDir, 'init.pid');
-      const exitFile = join(bundleDir, 'exit');
-      const logFile = join(bundleDir, 'runtime.log');
+      const pidFile = join(bundleDir, PID_FILE);
+      const exitFile = exitFileOf(bundleDir);
+      const logFile = join(bundleDir, RUNTIME_LOG);
+      // What the overlay mount needs first, so that the monitor mounts while the rest is written.
+      const layers = prepareRootfs({ spec, image, bundle: bundleDir });
       for (const f of [pidFile, exitFile, logFile]) rmSync(f, { force: true });
-      const params = { log: logFile, exitFile, lower: image.lower, ...layerPaths(bundleDir), runtimeArgv: runArgv(rt, id, bundleDir, pidFile, logFile) };
+      const params = { bundle: bundleDir, lower: image.lower, runtimeArgv: runArgv(rt, id) };
       // A spare monitor (spares.ts) is already in its namespace and its cgroup, which becomes
       // the machine's by a rename; else one is spawned now.
       const spare = this.spares()?.take(cg);
@@ -179,9 +195,9 @@ export class CrunDriver implements RuntimeDriver {
         exited = spare.exited;
         child.stdin?.write(spareInput(params, stdoutPath, stderrPath));
       } else {
-        // The monitor first: its move into the cgroup waits for a kernel grace period (cgroups.ts
-        // enterCgroupAsync) and its unmount is a process of its own; both then run alongside the
-        // network setup and the bundle writing. It mounts the root only when told (mountNow).
+        // Its move into the cgroup waits for a kernel grace period (cgroups.ts enterCgroupAsync)
+        // and its unmount and mount are processes of their own: all run alongside the rest of
+        // the bundle and the network setup.
         const fresh = spawnMonitor({ script: this.monitorScript, unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '', ...params }, stdoutPath, stderrPath);
         child = fresh;
         if (fresh.pid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
@@ -194,33 +210,21 @@ export class CrunDriver implements RuntimeDriver {
       }
       const monitor = child;
       exitedEarly = exited;
-      // The network (netns, then the 6PN hook: a few `ip` processes) is made while the bundle is
-      // written; only the handshake below waits for it. Without a hook nothing else configures
-      // the netns, so ensureNetns brings loopback up itself.
-      const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
-      network = (async () => {
-        // Synchronous when the hook makes the netns, so that with a prepared netns the hook has
-        // handed its lines to the waiting `ip` processes before this call returns.
-        if (hookCreates) markNetns(nsName, id, markers);
-        else await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup });
-        if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
-      })();
-      network.catch(() => undefined); // awaited (and its error thrown) before the handshake
-      // The file work below never yields: let the network strand get its first `ip` process
-      // running before it, or the two strands would run one after the other. A prepared netns
-      // needs no new process (see above), and the turn of the event loop would only cost time.
-      if (nsName === ownNs || !hookCreates) await new Promise((r) => setImmediate(r));
-      writeBundle({
-        spec,
-        image,
-        bundle: bundleDir,
-        netnsPath: nsPath,
-        nofile: nofileLimit(hostNofileHard()),
-        // runc cannot leave cgroups alone: give it a child of the machine's cgroup, so our limits still hold.
-        ...(rt.kind === 'runc' ? { cgroupsPath: `/hangar/${id}/runc` } : {}),
-        // the overlay mount (a process of the monitor's) overlaps the rest of the bundle
-        onRootfsReady: () => mountNow(monitor),
-      });
+      // One turn of the event loop between the file work: an `ip` process of the network strand
+      // that finished meanwhile gets its successor started now, not after the bundle.
+      await new Promise((r) => setImmediate(r));
+      writeBundle(
+        {
+          spec,
+          image,
+          bundle: bundleDir,
+          netnsPath: nsPath,
+          nofile: nofileLimit(hostNofileHard()),
+          // runc cannot leave cgroups alone: give it a child of the machine's cgroup, so our limits still hold.
+          ...(rt.kind === 'runc' ? { cgroupsPath: `/hangar/${id}/runc` } : {}),
+        },
+        layers,
+      );
       await network;
       await entered;
       go(monitor);
@@ -375,9 +379,16 @@ export class CrunDriver implements RuntimeDriver {
       if (size <= 0 || this.closed || process.getuid?.() !== 0 || !sparesSupported(layout)) this.spareMonitors = null;
       else {
         installMonitor(this.monitorScript);
+        const rt = this.pickRuntime();
+        let readonlyRuntime: { path: string; copy: string } | undefined;
+        if (rt?.kind === 'crun') {
+          // The mount point of the spares' read-only bind of crun (monitor.ts): an empty file of ours.
+          readonlyRuntime = { path: rt.path, copy: join(this.root, 'crun.ro') };
+          if (!existsSync(readonlyRuntime.copy)) writeFileSync(readonlyRuntime.copy, '', { mode: 0o500 });
+        }
         // The refill waits until the machine that took a spare is likely past its own start-up,
         // so the new spare's processes do not compete with it for the CPU.
-        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 200 });
+        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 200, ...(readonlyRuntime ? { readonlyRuntime } : {}) });
       }
     }
     return this.spareMonitors ?? undefined;
@@ -432,7 +443,7 @@ export class CrunDriver implements RuntimeDriver {
     if (!task.polled) return !task.exit;
     // The init is gone; the monitor records the status once the runtime has cleaned up.
     if (sameProcess(h.monitor_pid, h.monitor_start_ticks)) return true;
-    this.finish(task, readExitFile(join(h.bundle, 'exit')));
+    this.finish(task, readExitFile(exitFileOf(h.bundle)));
     return false;
   }
 

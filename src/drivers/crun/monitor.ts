@@ -12,26 +12,32 @@
  *    in (or leaks from) the host's mount table. `slave` (not `private`) so that host unmounts,
  *    e.g. `ip netns delete` of another machine, still reach this namespace and free that netns.
  *
- * Handshake, two lines on stdin. The driver spawns the monitor first thing in a start, so that
- * its move into the machine's cgroup (which waits for an RCU grace period, see cgroups.ts
- * `enterCgroupAsync`) and its unmount overlap the bundle writing and the network setup. "mount"
- * comes once the bundle is written (files[] go into the upper dir, which must happen before the
- * overlay is mounted); "go" once the monitor is in the cgroup and the machine's network is ready,
- * so crun and the container start inside the cgroup and with eth0 configured.
+ * Handshake. The driver hands a monitor its machine once the overlay's upper dir holds the
+ * machine's `files[]` (they go into the upper dir, which must happen before the overlay is
+ * mounted): the monitor mounts the root at once, while the driver still writes the rest of the
+ * bundle and waits for the network; then one line "go" on stdin, once the monitor is in the
+ * machine's cgroup and the network is ready, so crun and the container start inside the cgroup
+ * and with eth0 configured.
  *
- * The script takes everything as argv (never a shell string, STYLE.md habit 8); the driver
- * writes it into its data dir from this constant, so the build needs no extra file copying.
+ * Every path the monitor needs is derived from the bundle dir (layout: rootfs.ts `layerPaths`,
+ * `runtime.log`, `exit`), and it runs the runtime from inside the bundle dir with relative
+ * paths: a spare reads its machine from a pipe, and sh reads a pipe one byte per system call
+ * (it must not read past a line), so every byte not sent is a system call not made on the start path.
+ *
+ * The script takes everything as argv or stdin lines (never a shell string, STYLE.md habit 8);
+ * the driver writes it into its data dir from this constant, so the build needs no extra file copying.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const MONITOR_SCRIPT = `#!/bin/sh
 # Hangar crun monitor, written by the crun driver (src/drivers/crun/monitor.ts). Do not edit.
-# usage: monitor.sh run <log> <exit-file> <unmount-or-empty> <lowerdir> <upperdir> <workdir> <rootfs> <runtime argv...>
-#        monitor.sh spare <unmount-or-empty> <own cgroup dirs...>   (the rest on stdin, one a line: log, exit file,
-#          stdout, stderr, lowerdir, upperdir, workdir, rootfs, runtime argv..., empty line)
+# usage: monitor.sh run <unmount-or-empty> <bundle> <lowerdir> <runtime argv...>
+#        monitor.sh spare <unmount-or-empty> <runtime-or-empty> <read-only copy> <own cgroup dirs...>   (the rest on
+#          stdin, one a line: bundle, lowerdir, stdout, stderr, runtime argv..., empty line)
 #        monitor.sh exec <runtime argv...>
+# then "go" on stdin. The runtime runs in the bundle dir; its argv is relative to it.
 mode=$1
 shift
 if [ "$mode" = exec ]; then
@@ -39,39 +45,49 @@ if [ "$mode" = exec ]; then
   [ "$go" = go ] || exit 125
   exec "$@"
 fi
-# The mounts need no cgroup and no network: done while the driver still sets up the machine's
-# network (or, for a spare, before there is a machine); the overlay only once the driver says
-# the bundle is written.
+# The unmount needs no cgroup and no network: done while the driver still sets up the machine
+# (or, for a spare, before there is a machine).
+unified=$1
+shift
 if [ "$mode" = spare ]; then
-  unified=$1
-  shift
   if [ -n "$unified" ]; then umount "$unified" || exit 125; fi
-  if ! IFS= read -r log; then
+  # crun copies itself and runs the copy before anything else (the CVE-2019-5736 guard: a container
+  # must not be able to write the runtime through /proc/<pid>/exe), unless its binary is on a
+  # read-only mount and _LIBCONTAINER_CLONED_BINARY is set. A read-only bind mount in this
+  # namespace gives the same guarantee, made here, before there is a machine, instead of
+  # by crun on the start path. Without it (the mount failed) crun copies itself as usual.
+  runtime=$1 ro=$2
+  shift 2
+  if [ -n "$runtime" ] && ! mount --bind -o ro "$runtime" "$ro" 2>/dev/null; then runtime=; fi
+  if ! IFS= read -r bundle; then
     # The agent went away before it needed this spare: leave the spare's cgroup and remove it.
     for dir in "$@"; do echo $$ >"\${dir%/*}/cgroup.procs"; done 2>/dev/null
     rmdir "$@" 2>/dev/null
     exit 125
   fi
-  IFS= read -r exit_file && IFS= read -r out && IFS= read -r err || exit 125
-  IFS= read -r lower && IFS= read -r upper && IFS= read -r work && IFS= read -r rootfs || exit 125
+  IFS= read -r lower && IFS= read -r out && IFS= read -r err || exit 125
   set --
   while IFS= read -r arg && [ -n "$arg" ]; do set -- "$@" "$arg"; done
   [ $# -gt 0 ] || exit 125
+  if [ "$1" = "$runtime" ]; then
+    shift
+    set -- "$ro" "$@"
+    export _LIBCONTAINER_CLONED_BINARY=1
+  fi
   exec >>"$out" 2>>"$err"
 else
-  log=$1 exit_file=$2 unified=$3 lower=$4 upper=$5 work=$6 rootfs=$7
-  shift 7
-  if [ -n "$unified" ]; then umount "$unified" 2>>"$log" || exit 125; fi
+  bundle=$1 lower=$2
+  shift 2
+  if [ -n "$unified" ]; then umount "$unified" 2>>"$bundle/runtime.log" || exit 125; fi
 fi
-IFS= read -r step || exit 125
-[ "$step" = mount ] || exit 125
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$rootfs" 2>>"$log" || exit 125
+cd "$bundle" || exit 125
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$bundle/upper,workdir=$bundle/work" "$bundle/rootfs" 2>>runtime.log || exit 125
 IFS= read -r go || exit 125
 [ "$go" = go ] || exit 125
 "$@" </dev/null
 status=$?
 # Read only after this process is gone, so a plain write is enough.
-printf '%s\\n' "$status" >"$exit_file"
+printf '%s\\n' "$status" >exit
 exit "$status"
 `;
 
@@ -92,19 +108,23 @@ export function installMonitor(path: string): void {
 
 export interface MonitorRun {
   readonly script: string;
-  readonly log: string;
-  readonly exitFile: string;
   /** The cgroup2 mount to unmount first (hybrid hosts), or ''. */
   readonly unmount: string;
+  /** The bundle dir: upper/work/rootfs, runtime.log and the exit file are in it (runtime.ts `runArgv`). */
+  readonly bundle: string;
+  /** The overlay's lower dir: the image's unpacked rootfs. */
   readonly lower: string;
-  readonly upper: string;
-  readonly work: string;
-  readonly rootfs: string;
+  /** The runtime's argv, its paths relative to the bundle dir. */
   readonly runtimeArgv: readonly string[];
 }
 
 /** What a spare monitor (spares.ts) is told on stdin: the per-machine part of a {@link MonitorRun}. */
 export type MonitorParams = Omit<MonitorRun, 'script' | 'unmount'>;
+
+/** Where the monitor records the runtime's exit status. */
+export function exitFileOf(bundle: string): string {
+  return join(bundle, 'exit');
+}
 
 /**
  * Characters that would break overlayfs' comma-separated mount options or its ':'-separated
@@ -116,13 +136,14 @@ export function overlayPathProblem(path: string): string | undefined {
 
 /** The argv that starts a monitor in its own mount namespace. Pure. */
 export function monitorArgv(run: MonitorRun): string[] {
-  return ['-m', '--propagation', 'slave', '--', '/bin/sh', run.script, 'run', run.log, run.exitFile, run.unmount, run.lower, run.upper, run.work, run.rootfs, ...run.runtimeArgv];
+  return ['-m', '--propagation', 'slave', '--', '/bin/sh', run.script, 'run', run.unmount, run.bundle, run.lower, ...run.runtimeArgv];
 }
 
 /**
  * Spawns `unshare … monitor.sh run …` detached, with the machine's log files as stdout/stderr
  * (crun passes them on to the container). `unshare` execs the script in the same process, so
- * the returned child's pid is the monitor's. The caller moves it into the cgroup, then calls `go`.
+ * the returned child's pid is the monitor's. It mounts the root at once: call it only once the
+ * upper dir holds the machine's files. The caller moves it into the cgroup, then calls `go`.
  */
 export function spawnMonitor(run: MonitorRun, stdoutPath: string, stderrPath: string): ChildProcess {
   // O_APPEND: the driver may truncate the files under the machine (log bounding) and writes still land at the end.
@@ -134,12 +155,6 @@ export function spawnMonitor(run: MonitorRun, stdoutPath: string, stderrPath: st
     closeSync(out);
     closeSync(err);
   }
-}
-
-/** Tells a `run` monitor that the bundle is written: it may mount the overlay root. */
-export function mountNow(child: ChildProcess): void {
-  child.stdin?.on('error', () => {});
-  child.stdin?.write('mount\n');
 }
 
 /** Releases a monitor waiting in its handshake: it may now start the runtime. */

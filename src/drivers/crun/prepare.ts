@@ -61,8 +61,6 @@ export interface BundleInput {
   readonly netnsPath: string;
   readonly nofile: number;
   readonly cgroupsPath?: string;
-  /** Called once the upper dir holds `files[]`: from then on the overlay may be mounted. */
-  readonly onRootfsReady?: () => void;
 }
 
 export interface Bundle {
@@ -73,22 +71,28 @@ export interface Bundle {
   readonly lower: string;
 }
 
-/** Writes the bundle (layers, files[], /etc files, config.json) for one start. */
-export function writeBundle(input: BundleInput): Bundle {
+/**
+ * The first half of a bundle, everything the overlay mount needs: the path checks, the layer
+ * dirs, and `files[]` in the upper dir (the mount comes
+ * next, in the monitor's namespace, where the driver cannot write through it).
+ */
+export function prepareRootfs(input: Pick<BundleInput, 'spec' | 'image' | 'bundle'>): Bundle {
   const { spec, image, bundle } = input;
-  const proc = mergeImageConfig(image.config, { ...(spec.config.init ? { init: spec.config.init } : {}), env: { ...spec.env } });
-  if (proc.argv.length === 0 || proc.argv[0] === '') {
-    throw new DriverError('HANGAR_ERR_DRIVER_START', 'the machine has no command: set init.exec, or init.entrypoint/init.cmd, or use an image with an Entrypoint/Cmd');
-  }
   for (const p of [bundle, image.lower]) {
     const problem = overlayPathProblem(p);
     if (problem) throw new DriverError('HANGAR_ERR_DRIVER_START', problem);
   }
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
   const layers = prepareLayers(bundle, keepsRootfs(spec.config.rootfs?.persist));
-  const both = { upper: layers.upper, lower: image.lower };
-  writeMachineFiles(both, spec.config.files ?? []);
-  input.onRootfsReady?.();
+  writeMachineFiles({ upper: layers.upper, lower: image.lower }, spec.config.files ?? []);
+  return { dir: bundle, upper: layers.upper, work: layers.work, rootfs: layers.rootfs, lower: image.lower };
+}
+
+/** The second half (after {@link prepareRootfs}): /etc files and config.json. */
+export function writeBundle(input: BundleInput, layers: Bundle): void {
+  const { spec, bundle } = input;
+  const proc = machineProcess(input);
+  const both = { upper: layers.upper, lower: layers.lower };
   const user = resolveUser(both, proc.user);
 
   const hostname = spec.config.dns?.hostname || spec.machineId;
@@ -126,5 +130,14 @@ export function writeBundle(input: BundleInput): Bundle {
   });
   // 0600: the environment holds the machine's secrets.
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci, null, 1), { mode: 0o600 });
-  return { dir: bundle, upper: layers.upper, work: layers.work, rootfs: layers.rootfs, lower: image.lower };
+}
+
+/** The process the machine runs: the image config merged with the machine's `init` and env. */
+function machineProcess(input: Pick<BundleInput, 'spec' | 'image'>): ReturnType<typeof mergeImageConfig> {
+  const { spec, image } = input;
+  const proc = mergeImageConfig(image.config, { ...(spec.config.init ? { init: spec.config.init } : {}), env: { ...spec.env } });
+  if (proc.argv.length === 0 || proc.argv[0] === '') {
+    throw new DriverError('HANGAR_ERR_DRIVER_START', 'the machine has no command: set init.exec, or init.entrypoint/init.cmd, or use an image with an Entrypoint/Cmd');
+  }
+  return proc;
 }

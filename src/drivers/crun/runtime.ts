@@ -43,9 +43,17 @@ export function globalArgs(rt: Runtime, logFile?: string): string[] {
   return out;
 }
 
-/** `run` in the foreground: the runtime stays the container's parent and exits with its status. Pure. */
-export function runArgv(rt: Runtime, id: string, bundle: string, pidFile: string, logFile: string): string[] {
-  return [rt.path, ...globalArgs(rt, logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, id];
+/** The runtime's log and pid files, in the bundle dir. */
+export const RUNTIME_LOG = 'runtime.log';
+export const PID_FILE = 'init.pid';
+
+/**
+ * `run` in the foreground, to be started from inside the bundle dir (monitor.ts): the runtime
+ * stays the container's parent and exits with its status. Relative paths, so the argv a spare
+ * monitor reads from its pipe stays short. Pure.
+ */
+export function runArgv(rt: Runtime, id: string): string[] {
+  return [rt.path, ...globalArgs(rt, RUNTIME_LOG), 'run', '--bundle', '.', '--pid-file', PID_FILE, id];
 }
 
 /** `exec` of a process spec file (so the machine's env, cwd and user apply, and secrets stay off argv). Pure. */

@@ -52,6 +52,11 @@ export interface SparesOptions {
   readonly size: number;
   /** Delay before replacing a taken spare, so its start-up does not compete with the start that took it (ms). */
   readonly refillDelayMs: number;
+  /**
+   * crun's binary, and an empty file to bind it onto read-only in the spare's namespace, so crun
+   * skips copying itself on the start path (monitor.ts explains why that is safe). Unset for runc.
+   */
+  readonly readonlyRuntime?: { readonly path: string; readonly copy: string };
 }
 
 /** Whether spares can be used with this cgroup layout: every controller on cgroup v1 (renamable). */
@@ -158,7 +163,8 @@ export class SpareMonitors {
     }
     const unmount = this.opts.layout.mode === 'hybrid' ? (this.opts.layout.hybridUnified ?? '') : '';
     const dirs = [...new Set(Object.values(cgroup.dirs))];
-    const child = spawn('unshare', ['-m', '--propagation', 'slave', '--', '/bin/sh', this.opts.script, 'spare', unmount, ...dirs], {
+    const ro = this.opts.readonlyRuntime;
+    const child = spawn('unshare', ['-m', '--propagation', 'slave', '--', '/bin/sh', this.opts.script, 'spare', unmount, ro?.path ?? '', ro?.copy ?? '', ...dirs], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -224,7 +230,7 @@ export class SpareMonitors {
 
 /** The stdin text that hands a spare its machine: one value a line, the runtime argv last, then an empty line. Pure. */
 export function spareInput(params: MonitorParams, stdoutPath: string, stderrPath: string): string {
-  const lines = [params.log, params.exitFile, stdoutPath, stderrPath, params.lower, params.upper, params.work, params.rootfs, ...params.runtimeArgv];
+  const lines = [params.bundle, params.lower, stdoutPath, stderrPath, ...params.runtimeArgv];
   for (const l of lines) if (l === '' || l.includes('\n')) throw new Error(`a spare monitor cannot take ${JSON.stringify(l)}`);
   return `${lines.join('\n')}\n\n`;
 }
