@@ -210,9 +210,6 @@ export class CrunDriver implements RuntimeDriver {
       }
       const monitor = child;
       exitedEarly = exited;
-      // One turn of the event loop between the file work: an `ip` process of the network strand
-      // that finished meanwhile gets its successor started now, not after the bundle.
-      await new Promise((r) => setImmediate(r));
       writeBundle(
         {
           spec,
