@@ -3,21 +3,10 @@ import assert from 'node:assert/strict';
 import { validateAppConfig } from '../../../src/core/config/validate.js';
 import { fromHumanSize, parseFlyctlSizeGb } from '../../../src/core/config/validate-size.js';
 import type { AppConfig, Mount } from '../../../src/core/config/types.js';
+import { appConfig } from './app-config.js';
 
 function withMount(overrides: Partial<Mount>): AppConfig {
-  return {
-    env: {},
-    services: [],
-    checks: {},
-    processes: {},
-    mounts: [{ source: 'data', destination: '/data', processes: [], ...overrides }],
-    vm: [],
-    restart: [],
-    metrics: [],
-    statics: [],
-    files: [],
-    machine_checks: [],
-  };
+  return appConfig({ mounts: [{ source: 'data', destination: '/data', processes: [], ...overrides }] });
 }
 
 const run = (m: Partial<Mount>) => validateAppConfig(withMount(m));
