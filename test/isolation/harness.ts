@@ -13,6 +13,7 @@ import { tableFor } from '../../src/server/networking.js';
 import { NetRunner } from '../../src/net/apply.js';
 import { cleanup } from '../../src/net/cleanup.js';
 import { busyboxImage, nodeImage, ociLayoutTar, type BuiltImage } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const IMAGE = 'hangar-test/busybox:1';
@@ -113,20 +114,6 @@ export async function api(srv: Server, method: string, path: string, body?: unkn
   return { status: res.status, json };
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 /** A machine config running busybox httpd on :8080 serving `body` at `/`. */
 export function httpdConfig(body: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -163,9 +150,9 @@ export async function createStarted(srv: Server, app: string, config: Record<str
 }
 
 export async function waitState(srv: Server, app: string, id: string, state: string, ms = 30_000): Promise<Record<string, unknown>> {
-  return until(`machine ${id} ${state}`, async () => {
+  return waitFor(`machine ${id} ${state}`, async () => {
     const m = (await api(srv, 'GET', `/v1/apps/${app}/machines/${id}`)).json;
     if (m['state'] === 'failed') throw new Error(`machine ${id} failed: ${JSON.stringify(m['events'])}`);
     return m['state'] === state ? m : undefined;
-  }, ms);
+  }, ms, 100);
 }

@@ -17,7 +17,8 @@ import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { NetRunner } from '../../src/net/apply.js';
 import { parsePoolNetns, poolVethName } from '../../src/net/plan.js';
 import { poolOwner } from '../../src/server/networking.js';
-import { IMAGE, api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, until, waitState, type Server } from './harness.js';
+import { IMAGE, api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, waitState, type Server } from './harness.js';
+import { waitFor } from '../helpers/wait.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
 // Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
@@ -190,7 +191,7 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
     const s = server();
     // a start in this server run fills the pool of its network (after the refill delay)
     await create('web', httpdConfig('warm\n'));
-    await until('two pool members ready', async () => ((await labelled('hangar:pool:')).length >= 2 ? true : undefined));
+    await waitFor('two pool members ready', async () => ((await labelled('hangar:pool:')).length >= 2 ? true : undefined), 30_000, 100);
     const m = await create('web', httpdConfig('pooled\n'));
     const ns = await holding(m.id);
     assert.ok(ns, `machine ${m.id} runs in a pool member (${(await poolNs()).join(' ')})`);

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../../src/client/api.js';
 import { freePort, startHangarServer, type RunningServer } from '../client/hangar-server.js';
 import { getText } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const INTERVAL_MS = 1000;
 const APP = `// answers with its machine id; /health fails while <ctl>/<machine id>.sick exists
@@ -50,18 +51,14 @@ async function machinesAnswering(port: number, n: number): Promise<Set<string>> 
   return seen;
 }
 
+/** Check and route changes show within 20 s, polled every 100 ms. */
+const until = (what: string, fn: () => Promise<boolean>): Promise<boolean> => waitFor(what, fn, 20_000, 100);
+
 async function checkStatus(client: ApiClient, id: string): Promise<string | undefined> {
   const m = await client.getMachine('gate', id);
   return m.checks?.[0]?.status;
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test('a machine failing its http check gets no traffic within two intervals, gets it back when passing, and wrk sees no failed request', { skip: hasWrk ? false : 'wrk is not installed (scripts/setup.sh installs it)', timeout: 120_000 }, async (t) => {
   writeFileSync(join(dir, 'server.mjs'), APP);

@@ -14,6 +14,7 @@ import type { MachineEvent } from '../../src/core/machine/types.js';
 import { KINDS } from '../../src/core/model.js';
 import { readEnviron, readStat } from '../../src/drivers/process/procfs.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PROGRAMS_DIR = join(ROOT, 'test/fixtures/programs');
@@ -53,6 +54,9 @@ function startServer(dataDir: string, extra: string[] = []): Promise<Server> {
   });
 }
 
+/** Server state shows within 30 s, polled every 50 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => waitFor(what, fn, 30_000, 50);
+
 function alive(pid: number): boolean {
   const st = readStat(pid);
   return st !== undefined && st.state !== 'Z';
@@ -69,20 +73,6 @@ function processesOf(id: string): number[] {
   return out;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 describe('hangar server (process driver, end to end)', { skip: process.platform !== 'linux' ? 'the process driver needs /proc' : false }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-server-'));
