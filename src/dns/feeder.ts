@@ -9,7 +9,7 @@ import { buildZone, type ZoneApp, type ZoneInput, type ZoneMachine, type Zone } 
 import { KINDS, networkId, type AppRecord } from '../core/model.js';
 import type { MachineRecord } from '../core/machine/types.js';
 import type { StateStore } from '../store/types.js';
-import { StoreMirror } from '../store/mirror.js';
+import { sortedBy, StoreMirror } from '../store/mirror.js';
 
 export interface ZoneFeederOptions {
   store: StateStore;
@@ -39,24 +39,28 @@ export function zoneMachine(m: MachineRecord): ZoneMachine {
   return out;
 }
 
+type ZoneView = { apps: ZoneApp[]; machines: ZoneMachine[] };
+
 export class ZoneFeeder {
-  private readonly mirror: StoreMirror;
-  private lastKey = '';
-  private serial = 0;
+  private readonly mirror: StoreMirror<ZoneView>;
 
   constructor(private readonly opts: ZoneFeederOptions) {
-    this.mirror = new StoreMirror({
+    this.mirror = new StoreMirror<ZoneView>({
       store: opts.store,
       kinds: [KINDS.app, KINDS.machine],
-      rebuild: () => this.rebuild(),
+      view: () => ({
+        apps: sortedBy([...this.mirror.values<AppRecord>(KINDS.app)].map(zoneApp), (a) => a.name),
+        machines: sortedBy([...this.mirror.values<MachineRecord>(KINDS.machine)].map(zoneMachine), (m) => m.id),
+      }),
+      rebuild: (view) => this.rebuild(view),
       ...(opts.debounceMs === undefined ? {} : { debounceMs: opts.debounceMs }),
       ...(opts.onError ? { onError: opts.onError } : {}),
     });
   }
 
-  /** Zones built so far (a no-op change builds none). */
+  /** Zones built so far (a no-op change builds none); each zone's serial is its number. */
   get builds(): number {
-    return this.serial;
+    return this.mirror.builds;
   }
 
   /** Watches the store; resolves once the first zone (from the snapshot) was handed to `onZone`. */
@@ -78,14 +82,8 @@ export class ZoneFeeder {
     this.mirror.close();
   }
 
-  private rebuild(): void {
-    const apps = [...this.mirror.values<AppRecord>(KINDS.app)].map(zoneApp).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const machines = [...this.mirror.values<MachineRecord>(KINDS.machine)].map(zoneMachine).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const key = JSON.stringify([apps, machines]);
-    if (key === this.lastKey) return;
-    this.lastKey = key;
-    this.serial += 1;
-    const input: ZoneInput = { apps, machines, serial: this.serial };
+  private rebuild(view: ZoneView): void {
+    const input: ZoneInput = { ...view, serial: this.mirror.builds };
     if (this.opts.networks) input.networks = this.opts.networks;
     if (this.opts.localRegion !== undefined) input.localRegion = this.opts.localRegion;
     if (this.opts.distances) input.distances = this.opts.distances;

@@ -9,7 +9,7 @@ import type { RouteTable } from '../core/proxy/types.js';
 import { KINDS, type AppRecord } from '../core/model.js';
 import type { MachineRecord } from '../core/machine/types.js';
 import type { StateStore } from '../store/types.js';
-import { StoreMirror } from '../store/mirror.js';
+import { sortedBy, StoreMirror } from '../store/mirror.js';
 
 export interface RouteFeederOptions extends RouteTableOptions {
   store: StateStore;
@@ -36,20 +36,28 @@ export function routeMachine(m: MachineRecord): RouteMachine {
   };
 }
 
+type RouteView = { apps: Array<{ name: string; org: string; network: string }>; machines: RouteMachine[] };
+
 export class RouteFeeder {
-  private readonly mirror: StoreMirror;
-  private lastKey = '';
-  /** Tables built so far (a no-op change builds none). */
-  builds = 0;
+  private readonly mirror: StoreMirror<RouteView>;
 
   constructor(private readonly opts: RouteFeederOptions) {
-    this.mirror = new StoreMirror({
+    this.mirror = new StoreMirror<RouteView>({
       store: opts.store,
       kinds: [KINDS.app, KINDS.machine],
-      rebuild: () => this.rebuild(),
+      view: () => ({
+        apps: sortedBy([...this.mirror.values<AppRecord>(KINDS.app)].map((a) => ({ name: a.name, org: a.org, network: a.network })), (a) => a.name),
+        machines: sortedBy([...this.mirror.values<MachineRecord>(KINDS.machine)].map(routeMachine), (m) => m.id),
+      }),
+      rebuild: (view) => this.opts.onTable(buildRouteTable(view.apps, view.machines, this.opts)),
       ...(opts.debounceMs === undefined ? {} : { debounceMs: opts.debounceMs }),
       ...(opts.onError ? { onError: opts.onError } : {}),
     });
+  }
+
+  /** Tables built so far (a no-op change builds none). */
+  get builds(): number {
+    return this.mirror.builds;
   }
 
   /** Watches the store; resolves once the first table (from the snapshot) was handed over. */
@@ -69,15 +77,5 @@ export class RouteFeeder {
 
   close(): void {
     this.mirror.close();
-  }
-
-  private async rebuild(): Promise<void> {
-    const apps = [...this.mirror.values<AppRecord>(KINDS.app)].map((a) => ({ name: a.name, org: a.org, network: a.network })).sort((a, b) => (a.name < b.name ? -1 : 1));
-    const machines = [...this.mirror.values<MachineRecord>(KINDS.machine)].map(routeMachine).sort((a, b) => (a.id < b.id ? -1 : 1));
-    const key = JSON.stringify([apps, machines]);
-    if (key === this.lastKey) return;
-    this.lastKey = key;
-    this.builds += 1;
-    await this.opts.onTable(buildRouteTable(apps, machines, this.opts));
   }
 }

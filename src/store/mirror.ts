@@ -5,23 +5,33 @@
  * This is the "rebuild a pure table from a snapshot + changes watch" loop of ARCHITECTURE.md
  * ("Data flow"), shared by the DNS zone feeder and the proxy's route feeder: changes are applied
  * in order, rebuilds are debounced, and `settled(revision)` tells when everything up to a write
- * has been seen and its rebuild (if any) is done. Owners skip no-op rebuilds themselves, since
- * only they know which fields their table reads.
+ * has been seen and its rebuild (if any) is done. An owner that gives a `view` (the fields its
+ * table reads) gets no rebuild for a burst that leaves that view as it was.
  */
 import type { Entity, StateStore, StoreWatcher, WatchEvent } from './types.js';
 
-export interface StoreMirrorOptions {
+export interface StoreMirrorOptions<V> {
   store: StateStore;
   kinds: readonly string[];
-  /** Called once from the snapshot (before `start()` resolves), then after each burst of changes. */
-  rebuild: () => void | Promise<void>;
+  /**
+   * What the owner's table reads, projected from the mirrored values. When given, a burst of
+   * changes that leaves it as it was (the same JSON) rebuilds nothing: a machine's events and
+   * check outputs are written far more often than what a table reads (uncloud skips no-op
+   * reloads the same way, STYLE.md).
+   */
+  view?: () => V;
+  /** Called once from the snapshot (before `start()` resolves), then after each burst of changes, with the view. */
+  rebuild: (view: V) => void | Promise<void>;
   /** Changes arriving within this many ms share one rebuild (default 10). */
   debounceMs?: number;
   /** A rebuild or the watch failed; the mirror keeps going with the next change. */
   onError?: (err: Error) => void;
 }
 
-export class StoreMirror {
+export class StoreMirror<V = undefined> {
+  /** Rebuilds run so far (a burst that left the view as it was runs none). */
+  builds = 0;
+  private lastView: string | undefined;
   private readonly byKind = new Map<string, Map<string, unknown>>();
   private watcher: StoreWatcher | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -30,7 +40,7 @@ export class StoreMirror {
   private applied = 0;
   private waiters: { revision: number; resolve: () => void }[] = [];
 
-  constructor(private readonly opts: StoreMirrorOptions) {
+  constructor(private readonly opts: StoreMirrorOptions<V>) {
     for (const k of opts.kinds) this.byKind.set(k, new Map());
   }
 
@@ -111,7 +121,14 @@ export class StoreMirror {
     if (this.closed) return;
     this.building = true;
     try {
-      await this.opts.rebuild();
+      const view = this.opts.view?.() as V;
+      if (this.opts.view) {
+        const key = JSON.stringify(view);
+        if (key === this.lastView) return;
+        this.lastView = key;
+      }
+      this.builds += 1;
+      await this.opts.rebuild(view);
     } catch (err) {
       this.opts.onError?.(err as Error);
     } finally {
@@ -119,4 +136,13 @@ export class StoreMirror {
       this.wake();
     }
   }
+}
+
+/** `values` in the order of `key` (UTF-16 order; ids and names are ASCII): views sort so that their JSON compares. */
+export function sortedBy<T>(values: Iterable<T>, key: (v: T) => string): T[] {
+  return [...values].sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }

@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreMirror } from '../../src/store/mirror.js';
+import { sortedBy, StoreMirror } from '../../src/store/mirror.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 
 describe('StoreMirror', () => {
@@ -38,6 +38,29 @@ describe('StoreMirror', () => {
     await store.put('app', 'b', { n: 3 });
     await mirror.settled(await store.revision());
     assert.equal(seen.length, 3, 'no rebuild after close');
+  });
+
+  it('with a view: a burst that leaves the view as it was rebuilds nothing', async () => {
+    await store.put('task', 'v1', { state: 'started', events: 1 });
+    const views: string[][] = [];
+    const mirror: StoreMirror<string[]> = new StoreMirror<string[]>({
+      store,
+      kinds: ['task'],
+      view: (): string[] => sortedBy([...mirror.values<{ state: string }>('task')].map((m) => m.state), (s) => s),
+      rebuild: (view) => {
+        views.push(view);
+      },
+    });
+    await mirror.start();
+    assert.equal(mirror.builds, 1);
+    await store.put('task', 'v1', { state: 'started', events: 2 });
+    await mirror.settled(await store.revision());
+    assert.equal(mirror.builds, 1, 'only a field outside the view changed');
+    await store.put('task', 'v1', { state: 'stopped', events: 2 });
+    await mirror.settled(await store.revision());
+    assert.equal(mirror.builds, 2);
+    assert.deepEqual(views.at(-1), ['stopped']);
+    mirror.close();
   });
 
   it('reports a failing rebuild and keeps mirroring', async () => {
