@@ -21,8 +21,8 @@ import { ImageStore } from '../../images/store.js';
 import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
 import { DriverError, killedBy, signalName } from '../types.js';
 import { stopWithTimeout } from '../stop.js';
-import { TaskPoller } from '../poller.js';
-import { LogFiles, rotatedPath } from '../process/logs.js';
+import { TaskTable, type Task as TableTask } from '../tasks.js';
+import { rotatedPath } from '../process/logs.js';
 import { readStat } from '../process/procfs.js';
 import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
 import { execInMachine } from './exec.js';
@@ -71,14 +71,7 @@ export interface CrunFingerprint extends Fingerprint {
   readonly notes: readonly string[];
 }
 
-interface Task {
-  readonly handle: CrunHandle;
-  exit?: ExitResult;
-  readonly exited: Promise<ExitResult>;
-  readonly settle: (r: ExitResult) => void;
-  /** true when this instance is not the monitor's parent and must poll. */
-  readonly polled: boolean;
-}
+type Task = TableTask<CrunHandle>;
 
 const START_TIMEOUT_MS = 60_000;
 const CAPABILITIES = { suspend: false, exec: true, isolation: 'container', mounts: true, oomDetection: true } as const;
@@ -87,12 +80,10 @@ export class CrunDriver implements RuntimeDriver {
   readonly name = 'crun';
   private readonly opts: CrunDriverOptions;
   private readonly root: string;
-  private readonly tasks = new Map<string, Task>();
-  private readonly logFiles = new LogFiles();
+  private readonly table: TaskTable<CrunHandle>;
   private layout: CgroupLayout | undefined;
   private runtimeChoice: Runtime | undefined;
   private images: Promise<ImageStore> | undefined;
-  private readonly poller: TaskPoller;
   private closed = false;
   private spareMonitors: SpareMonitors | null | undefined;
 
@@ -100,7 +91,7 @@ export class CrunDriver implements RuntimeDriver {
     this.opts = opts;
     this.root = join(opts.dataDir, 'crun');
     if (opts.images) this.images = Promise.resolve(opts.images);
-    this.poller = new TaskPoller(() => this.tick(), opts.pollMs ?? 200, () => !this.closed && this.tasks.size > 0);
+    this.table = new TaskTable({ driver: 'crun', pollMs: opts.pollMs ?? 200, parse: parseCrunHandle, keyOf: (h) => h.container_id, checkAlive: (t) => this.checkAlive(t) });
   }
 
   private get monitorScript(): string {
@@ -129,7 +120,7 @@ export class CrunDriver implements RuntimeDriver {
     if (!rt) throw new DriverError('HANGAR_ERR_DRIVER_START', 'neither crun nor runc is installed');
     const id = containerId(spec.machineId, spec.instanceId);
     const bundleDir = join(this.root, id);
-    await this.clearPrevious(rt, id, bundleDir);
+    await this.clearPrevious(rt, id);
     const layout = this.cgroups();
     const cg = machineCgroup(layout, id);
     const createdBundle = !existsSync(bundleDir);
@@ -252,7 +243,7 @@ export class CrunDriver implements RuntimeDriver {
         stderr_path: stderrPath,
         log_max_bytes: spec.logs.maxBytes,
       };
-      const task = this.track(handle, false);
+      const task = this.table.track(handle, false);
       void exited.then((status) => this.finish(task, readExitFile(exitFile) ?? (status >= 0 ? status : undefined)));
       return handle;
     } catch (err) {
@@ -264,27 +255,24 @@ export class CrunDriver implements RuntimeDriver {
   }
 
   wait(handle: TaskHandle): Promise<ExitResult> {
-    const task = this.attach(handle);
-    if (task.exit) return Promise.resolve(task.exit);
-    // Someone awaits an exit: keep the event loop (and so the polling) alive until it comes.
-    return this.poller.hold(task.exited);
+    return this.table.wait(handle);
   }
 
   async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (task.exit) return task.exit;
     return stopWithTimeout(() => this.wait(handle), (sig) => this.kill(task, sig), signalName(opts.signal), opts.timeoutMs);
   }
 
   async signal(handle: TaskHandle, sig: string | number): Promise<void> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     const name = signalName(sig);
     if (!this.checkAlive(task)) throw notRunning(task);
     this.kill(task, name);
   }
 
   async destroy(handle: TaskHandle): Promise<void> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     const h = task.handle;
     if (!task.exit) await this.stop(handle, { signal: 'SIGKILL', timeoutMs: 5000 });
     const problems: string[] = [];
@@ -305,8 +293,7 @@ export class CrunDriver implements RuntimeDriver {
     const nsProblem = await removeNetns(h.netns, h.container_id, markers);
     if (nsProblem) problems.push(nsProblem);
     if (h.bundle === join(this.root, h.container_id)) rmSync(h.bundle, { recursive: true, force: true });
-    this.logFiles.remove(h.container_id);
-    this.tasks.delete(h.container_id);
+    this.table.forget(h.container_id);
     for (const p of [h.stdout_path, h.stderr_path, rotatedPath(h.stdout_path), rotatedPath(h.stderr_path)]) rmSync(p, { force: true });
     if (h.created_state_dir) {
       try {
@@ -315,23 +302,22 @@ export class CrunDriver implements RuntimeDriver {
         // not empty or already gone
       }
     }
-    this.poller.update();
     // No driver error code fits a failed cleanup yet (reported to the lead: HANGAR_ERR_DRIVER_CLEANUP).
     if (problems.length > 0) throw new DriverError('HANGAR_ERR_DRIVER_CLEANUP', `destroy of ${h.container_id} left: ${problems.join('; ')}`);
   }
 
   async inspect(handle: TaskHandle): Promise<TaskInspection> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     this.checkAlive(task);
     return { running: task.exit === undefined, pid: task.handle.pid, started_at: task.handle.started_at, ...(task.exit ? { exit: task.exit } : {}) };
   }
 
   async recover(handle: TaskHandle): Promise<'running' | 'exited'> {
-    return this.checkAlive(this.attach(handle)) ? 'running' : 'exited';
+    return this.checkAlive(this.table.attach(handle)) ? 'running' : 'exited';
   }
 
   async exec(handle: TaskHandle, opts: ExecOptions): Promise<ExecResult> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (!this.checkAlive(task)) throw notRunning(task);
     const h = task.handle;
     installMonitor(this.monitorScript);
@@ -340,22 +326,20 @@ export class CrunDriver implements RuntimeDriver {
   }
 
   async ps(handle: TaskHandle): Promise<ProcessStat[]> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (!this.checkAlive(task)) return [];
     return machineProcessStats(task.handle.cgroup, task.handle.pid);
   }
 
   logs(handle: TaskHandle, opts: LogFollowOptions): LogSubscription {
-    const task = this.attach(handle);
-    return this.logFiles.follow(task.handle.container_id, opts);
+    const task = this.table.attach(handle);
+    return this.table.follow(task.key, opts);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.spareMonitors?.close();
-    this.poller.stop();
-    for (const task of this.tasks.values()) this.logFiles.remove(task.handle.container_id);
-    this.tasks.clear();
+    this.table.close();
   }
 
   private pickRuntime(): Runtime | undefined {
@@ -400,36 +384,17 @@ export class CrunDriver implements RuntimeDriver {
   }
 
   /** Before a start: the previous run of this machine version must be gone (a running one is refused). */
-  private async clearPrevious(rt: Runtime, id: string, bundleDir: string): Promise<void> {
-    const known = this.tasks.get(id);
+  private async clearPrevious(rt: Runtime, id: string): Promise<void> {
+    const known = this.table.get(id);
     if (known && this.checkAlive(known)) throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already running`);
     if (existsSync(join(rt.root, id))) {
       const state = await runtimeState(rt, id);
       if (state?.status === 'running' || state?.status === 'created') throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already ${state.status}`);
       await runtimeDelete(rt, id);
     }
-    this.tasks.delete(id);
-    this.logFiles.remove(id);
+    this.table.forget(id);
     // The last run's cgroup was kept for its OOM counter; it is empty now.
     removeMachineCgroup(machineCgroup(this.cgroups(), id));
-    void bundleDir;
-  }
-
-  private attach(handle: TaskHandle): Task {
-    if (this.closed) throw new DriverError('HANGAR_ERR_DRIVER_HANDLE', 'the crun driver was closed');
-    const h = parseCrunHandle(handle);
-    return this.tasks.get(h.container_id) ?? this.track(h, true);
-  }
-
-  private track(handle: CrunHandle, polled: boolean): Task {
-    let settle: (r: ExitResult) => void = () => {};
-    const exited = new Promise<ExitResult>((resolve) => (settle = resolve));
-    const task: Task = { handle, exited, settle, polled };
-    this.tasks.set(handle.container_id, task);
-    this.logFiles.add(handle.container_id, { stdout: handle.stdout_path, stderr: handle.stderr_path }, handle.log_max_bytes);
-    if (polled) this.checkAlive(task);
-    this.poller.update();
-    return task;
   }
 
   /** true while the machine runs; for a polled task, this is where its exit is noticed. */
@@ -447,20 +412,13 @@ export class CrunDriver implements RuntimeDriver {
   private finish(task: Task, status: number | undefined): void {
     if (task.exit) return;
     const result = exitResult(status, oomKills(task.handle.cgroup) > 0);
-    task.exit = result;
-    this.logFiles.flush(task.handle.container_id);
-    task.settle(result);
-    this.poller.update();
+    this.table.flushLogs(task.key);
+    this.table.settle(task, result);
   }
 
   private kill(task: Task, sig: NodeJS.Signals): void {
     if (!sameProcess(task.handle.pid, task.handle.start_ticks)) return;
     killQuietly(task.handle.pid, sig);
-  }
-
-  private tick(): void {
-    this.logFiles.tick();
-    for (const task of this.tasks.values()) if (task.polled) this.checkAlive(task);
   }
 
 }

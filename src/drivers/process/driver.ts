@@ -37,10 +37,10 @@ import type {
 } from '../types.js';
 import { DriverError, killedBy, parseDirImage, signalName, taskArgv } from '../types.js';
 import { stopWithTimeout } from '../stop.js';
-import { TaskPoller } from '../poller.js';
+import { TaskTable, type Task as TableTask } from '../tasks.js';
 import { runCommand } from './exec.js';
 import { parseProcessHandle, taskKey, type ProcessHandle } from './handle.js';
-import { LogFiles, rotatedPath } from './logs.js';
+import { rotatedPath } from './logs.js';
 import { processStats, taskProcesses } from './ps.js';
 import { readEnviron, readStat } from './procfs.js';
 import { exitFromEvent, forgetLocalExit, localExit, rememberLocalExit } from './local-exits.js';
@@ -50,28 +50,16 @@ export interface ProcessDriverOptions {
   readonly pollMs?: number;
 }
 
-interface Task {
-  readonly handle: ProcessHandle;
-  readonly key: string;
-  exit?: ExitResult;
-  readonly exited: Promise<ExitResult>;
-  readonly settle: (r: ExitResult) => void;
-  /** true when this driver instance is not the parent and must poll for liveness. */
-  readonly polled: boolean;
-}
+type Task = TableTask<ProcessHandle>;
 
 const KILL_GRACE_MS = 5000;
 
 export class ProcessDriver implements RuntimeDriver {
   readonly name = 'process';
-  private readonly tasks = new Map<string, Task>();
-  private readonly logFiles = new LogFiles();
-  private readonly poller: TaskPoller;
-  private closed = false;
-  /** Pending wait() calls; the timer holds the event loop open only while there are some. */
+  private readonly table: TaskTable<ProcessHandle>;
 
   constructor(opts: ProcessDriverOptions = {}) {
-    this.poller = new TaskPoller(() => this.tick(), opts.pollMs ?? 200, () => !this.closed && this.tasks.size > 0);
+    this.table = new TaskTable({ driver: 'process', pollMs: opts.pollMs ?? 200, parse: parseProcessHandle, keyOf: taskKey, checkAlive: (t) => this.checkAlive(t) });
   }
 
   async fingerprint(): Promise<Fingerprint> {
@@ -126,7 +114,7 @@ export class ProcessDriver implements RuntimeDriver {
       stderr_path: stderrPath,
       log_max_bytes: spec.logs.maxBytes,
     };
-    const task = this.track(handle, false);
+    const task = this.table.track(handle, false);
     child.once('exit', (code, signal) => {
       this.finish(task, exitFromEvent(code, signal));
     });
@@ -134,14 +122,11 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   wait(handle: TaskHandle): Promise<ExitResult> {
-    const task = this.attach(handle);
-    if (task.exit) return Promise.resolve(task.exit);
-    // Someone awaits an exit: keep the event loop (and so the polling) alive until it comes.
-    return this.poller.hold(task.exited);
+    return this.table.wait(handle);
   }
 
   async stop(handle: TaskHandle, opts: StopOptions): Promise<ExitResult> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (task.exit) return task.exit;
     const result = await stopWithTimeout(() => this.wait(handle), (sig) => this.killGroup(task, sig), signalName(opts.signal), opts.timeoutMs);
     await remainderGone(task.handle);
@@ -149,7 +134,7 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async signal(handle: TaskHandle, sig: string | number): Promise<void> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     const name = signalName(sig);
     if (!this.checkAlive(task)) throw notRunning(task);
     // Like Fly's init, a signal goes to the main process; stop() is what reaches the whole group.
@@ -157,10 +142,10 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async destroy(handle: TaskHandle): Promise<void> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (!task.exit) await this.stop(handle, { signal: 'SIGKILL', timeoutMs: KILL_GRACE_MS });
     await remainderGone(task.handle);
-    this.settled(task);
+    this.table.forget(task.key);
     forgetLocalExit(task.key);
     const h = task.handle;
     for (const p of [h.stdout_path, h.stderr_path, rotatedPath(h.stdout_path), rotatedPath(h.stderr_path)]) rmSync(p, { force: true });
@@ -171,11 +156,10 @@ export class ProcessDriver implements RuntimeDriver {
         // not empty or already gone
       }
     }
-    this.poller.update();
   }
 
   async inspect(handle: TaskHandle): Promise<TaskInspection> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     this.checkAlive(task);
     return {
       running: task.exit === undefined,
@@ -186,12 +170,12 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async recover(handle: TaskHandle): Promise<'running' | 'exited'> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     return this.checkAlive(task) ? 'running' : 'exited';
   }
 
   async exec(handle: TaskHandle, opts: ExecOptions): Promise<ExecResult> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (!this.checkAlive(task)) throw notRunning(task);
     // The machine's own environment as it was started (no need to persist secrets in the handle).
     const env = { ...(readEnviron(task.handle.pid) ?? {}), ...(opts.env ?? {}) };
@@ -199,39 +183,18 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async ps(handle: TaskHandle): Promise<ProcessStat[]> {
-    const task = this.attach(handle);
+    const task = this.table.attach(handle);
     if (!this.checkAlive(task)) return [];
     return processStats(task.handle.pid, task.handle.start_ticks);
   }
 
   logs(handle: TaskHandle, opts: LogFollowOptions): LogSubscription {
-    const task = this.attach(handle);
-    return this.logFiles.follow(task.key, opts);
+    const task = this.table.attach(handle);
+    return this.table.follow(task.key, opts);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.poller.stop();
-    for (const task of this.tasks.values()) this.logFiles.remove(task.key);
-    this.tasks.clear();
-  }
-
-  /** The task for a handle, re-attaching (as `recover` does) when this instance does not know it yet. */
-  private attach(handle: TaskHandle): Task {
-    if (this.closed) throw new DriverError('HANGAR_ERR_DRIVER_HANDLE', 'the process driver was closed');
-    const h = parseProcessHandle(handle);
-    return this.tasks.get(taskKey(h)) ?? this.track(h, true);
-  }
-
-  private track(handle: ProcessHandle, polled: boolean): Task {
-    let settle: (r: ExitResult) => void = () => {};
-    const exited = new Promise<ExitResult>((resolve) => (settle = resolve));
-    const task: Task = { handle, key: taskKey(handle), exited, settle, polled };
-    this.tasks.set(task.key, task);
-    this.logFiles.add(task.key, { stdout: handle.stdout_path, stderr: handle.stderr_path }, handle.log_max_bytes);
-    if (polled) this.checkAlive(task);
-    this.poller.update();
-    return task;
+    this.table.close();
   }
 
   /**
@@ -248,25 +211,16 @@ export class ProcessDriver implements RuntimeDriver {
     return false;
   }
 
-  /** Forgets an exited task entirely (destroy). */
-  private settled(task: Task): void {
-    this.logFiles.remove(task.key);
-    this.tasks.delete(task.key);
-  }
-
   private finish(task: Task, result: ExitResult): void {
     if (task.exit) return;
-    task.exit = result;
     // Recorded for the whole OS process: a later wait/inspect (here or in another driver
     // instance that recovers the handle) answers from it, so exited tasks need not be kept.
     rememberLocalExit(task.key, result);
     // A machine is gone when its main process is: kill what it left behind, as a VM's shutdown would.
     killRemainder(task.handle);
     // Followers get the last lines; the files stay until destroy (a restart reuses them).
-    this.logFiles.remove(task.key);
-    this.tasks.delete(task.key);
-    task.settle(result);
-    this.poller.update();
+    this.table.forget(task.key);
+    this.table.settle(task, result);
   }
 
   /** Signals the machine's process group, only after proving the group leader is still ours. */
@@ -278,16 +232,6 @@ export class ProcessDriver implements RuntimeDriver {
       // ESRCH: exited meanwhile
     }
   }
-
-  private tick(): void {
-    this.logFiles.tick();
-    for (const task of this.tasks.values()) if (task.polled) this.checkAlive(task);
-  }
-
-  /**
-   * One timer per driver instance (not per machine), running only while there is something to
-   * poll. It does not keep the process alive unless a wait() is pending: the machines do not need the agent.
-   */
 }
 
 /** SIGKILLs every remaining process of the task's session that started after its leader. */
