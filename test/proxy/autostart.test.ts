@@ -5,14 +5,14 @@
  * listens a moment after its machine is started, raw TCP, and the metrics that count it all.
  */
 import assert from 'node:assert/strict';
-import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { Agent, createServer, request } from 'node:http';
 import { afterEach, test } from 'node:test';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
 import type { MachineService } from '../../src/core/fly/machine-config.js';
 import type { MachineStarter } from '../../src/proxy/autostart.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.js';
-import { getText, httpUpstream } from './helpers.js';
+import { getText, httpUpstream, raw } from './helpers.js';
 
 const getTextAt = (port: number, agent: Agent | false = false) => getText(`http://127.0.0.1:${port}/`, 'web.localhost', agent);
 
@@ -152,15 +152,7 @@ test('raw TCP: a connection to a stopped service starts a machine and is spliced
   const tcp: RouteMachine = { ...stoppedMachine('t1', echoPort), config: { services: [{ protocol: 'tcp', internal_port: 7000, ports: [{ port: 5999 }], concurrency: { type: 'connections', soft_limit: 5 } }] } };
   const w = await world([tcp], { t1: echoPort });
   const tcpPort = w.proxy.addresses().find((a) => a.spec.publicPort === 5999)!.port;
-  const line = await new Promise<string>((resolve, reject) => {
-    const s = connect(tcpPort, '127.0.0.1');
-    s.on('data', (d) => {
-      resolve(d.toString());
-      s.destroy();
-    });
-    s.on('error', reject);
-    s.write('ping\n');
-  });
+  const line = await raw(tcpPort, 'ping\n', (got) => got.endsWith('\n'));
   assert.equal(line, 'ping\n');
   assert.deepEqual(w.started, ['t1']);
 });

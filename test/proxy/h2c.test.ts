@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import { connect, createServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { connect as h2Connect, createServer as createH2cServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
-import { parseProxyHeader } from '../../src/core/proxy/proxy-proto.js';
+import type { ParsedProxyHeader } from '../../src/core/proxy/proxy-proto.js';
 import { LocalCa } from '../../src/certs/local-ca.js';
 import { SniContexts } from '../../src/certs/sni.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { TlsFront } from '../../src/proxy/tls/front.js';
 import { H2Front } from '../../src/proxy/h2/front.js';
 import { proxyProtoPreamble } from '../../src/proxy/proxy-proto.js';
-import { raw } from './helpers.js';
+import { onProxyHeader, raw } from './helpers.js';
 
 /** A gRPC-style unary response: a 5-byte length-prefixed message, then `grpc-status` trailers. */
 function grpcFrame(msg: string): Buffer {
@@ -195,30 +195,24 @@ describe('h2_backend with proxy_proto', () => {
     // The app: an h2c server behind a relay that takes the PROXY header off each connection
     // (node:http2 reads a socket's handle directly, so the header cannot be unshifted).
     const h2 = createH2cServer();
-    const proxied = new Map<number, ReturnType<typeof parseProxyHeader>>();
+    const proxied = new Map<number, ParsedProxyHeader>();
     h2.on('stream', (stream) => {
       stream.respond({ ':status': 200 });
       stream.end(JSON.stringify({ src: proxied.get(stream.session!.socket.remotePort!)?.src }));
     });
     await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
     const tcp = createServer((s) => {
-      let got = Buffer.alloc(0);
-      const onData = (d: Buffer) => {
-        got = Buffer.concat([got, d]);
-        const h = parseProxyHeader(got);
-        if (!h) return;
-        s.off('data', onData);
+      onProxyHeader(s, (h, rest) => {
         s.pause();
         const up = connect((h2.address() as AddressInfo).port, '127.0.0.1', () => {
           proxied.set(up.localPort!, h);
-          up.write(got.subarray(h.length));
+          up.write(rest);
           s.pipe(up).pipe(s);
           s.resume();
         });
         s.on('close', () => up.destroy());
         up.on('error', () => s.destroy());
-      };
-      s.on('data', onData);
+      });
     });
     await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
     app = tcp;

@@ -1,6 +1,7 @@
 import { createServer, request, type Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { parseProxyHeader, type ParsedProxyHeader } from '../../src/core/proxy/proxy-proto.js';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
 import type { MachineService } from '../../src/core/fly/machine-config.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.js';
@@ -63,4 +64,20 @@ export function getText(url: string, host?: string, agent: Agent | false = false
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A test app's side of PROXY protocol: collects `socket`'s bytes until they hold a whole header,
+ * then stops reading them and hands over the header and the bytes after it.
+ */
+export function onProxyHeader(socket: Socket, then: (header: ParsedProxyHeader, rest: Buffer) => void): void {
+  let got = Buffer.alloc(0);
+  const onData = (d: Buffer): void => {
+    got = Buffer.concat([got, d]);
+    const h = parseProxyHeader(got);
+    if (!h) return;
+    socket.off('data', onData);
+    then(h, got.subarray(h.length));
+  };
+  socket.on('data', onData);
 }

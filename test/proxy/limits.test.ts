@@ -6,7 +6,7 @@ import { buildRouteTable } from '../../src/core/proxy/table.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { RouteFeeder } from '../../src/proxy/feeder.js';
 import { ProxyServer } from '../../src/proxy/server.js';
-import { httpMachine, httpUpstream, startProxy } from './helpers.js';
+import { httpMachine, httpUpstream, raw, startProxy } from './helpers.js';
 
 const closers: (() => unknown)[] = [];
 after(async () => {
@@ -81,15 +81,7 @@ test('raw TCP line echo through a port listener; listeners open and close as the
   await proxy.setTable(buildRouteTable([{ name: 'db' }], [tcpMachine], opts));
   await proxy.start();
   const tcpPort = proxy.addresses().find((a) => a.spec.publicPort === 5999)!.port;
-  const line = await new Promise<string>((resolve, reject) => {
-    const s = connect(tcpPort, '127.0.0.1');
-    s.on('data', (d) => {
-      resolve(d.toString());
-      s.destroy();
-    });
-    s.on('error', reject);
-    s.write('hello tcp\n');
-  });
+  const line = await raw(tcpPort, 'hello tcp\n', (got) => got.endsWith('\n'));
   assert.equal(line, 'hello tcp\n');
   await proxy.setTable(buildRouteTable([{ name: 'db' }], [], opts));
   assert.equal(proxy.addresses().find((a) => a.spec.publicPort === 5999), undefined);

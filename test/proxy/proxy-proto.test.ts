@@ -7,6 +7,7 @@ import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.j
 import { ProxyServer } from '../../src/proxy/server.js';
 import { proxyProtoPreamble } from '../../src/proxy/proxy-proto.js';
 import { portOptionsFrom } from '../../src/proxy/tls/port-options.js';
+import { onProxyHeader } from './helpers.js';
 
 describe('PROXY header encoding', () => {
   const e4 = { srcAddress: '::ffff:192.0.2.1', srcPort: 51234, dstAddress: '198.51.100.7', dstPort: 5432 };
@@ -113,17 +114,11 @@ describe('PROXY v1 on an http port', () => {
     let conns = 0;
     app = createServer((s) => {
       const n = ++conns;
-      let got = Buffer.alloc(0);
-      const onData = (d: Buffer) => {
-        got = Buffer.concat([got, d]);
-        const h = parseProxyHeader(got);
-        if (!h) return;
-        s.off('data', onData);
+      onProxyHeader(s, (h, rest) => {
         Object.assign(s, { proxied: h, n });
-        s.unshift(got.subarray(h.length));
+        s.unshift(rest);
         web.emit('connection', s);
-      };
-      s.on('data', onData);
+      });
     });
     await new Promise<void>((r) => app!.listen(0, '127.0.0.1', r));
     const machine: RouteMachine = {
