@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { networkNumberOf } from '../src/core/net/sixpn.js';
 import { hostNetworkLock } from '../test/helpers/host-lock.js';
-import { api, importNodeImage, removeServerNetworking, skipReason, startServer, waitState, type Server } from '../test/isolation/harness.js';
+import { api, importNodeImage, removeServerNetworking, skipReason, startServer, stopServer, waitState, type Server } from '../test/isolation/harness.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '30' }, cpus: { type: 'string' }, 'cpu-kind': { type: 'string', default: 'performance' } } });
 const CPU_KIND = values['cpu-kind'] === 'shared' ? 'shared' : 'performance';
@@ -173,12 +173,7 @@ async function main(): Promise<void> {
     const ratioStart = pct(restart, 50) / pct(bare, 50);
     console.log(`crun create p50 / bare spawn p50 = ${ratio.toFixed(2)} (target ≤ 1.30: ${ratio <= 1.3 ? 'met' : 'NOT met'}); start from stopped: ${ratioStart.toFixed(2)}`);
   } finally {
-    if (srv) {
-      for (const id of ids) await api(srv, 'DELETE', `/v1/apps/bench/machines/${id}?kill=true`).catch(() => undefined);
-      for (const id of ids) await waitState(srv, 'bench', id, 'destroyed', 15_000).catch(() => undefined);
-      srv.child.kill('SIGTERM');
-      await srv.exited;
-    }
+    if (srv) await stopServer(srv, ids.map((id) => ({ app: 'bench', id })));
     await removeServerNetworking([dataDir], networks);
     rmSync(dataDir, { recursive: true, force: true });
     release();

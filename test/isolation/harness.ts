@@ -55,6 +55,18 @@ export async function removeServerNetworking(dataDirs: readonly string[], networ
   await cleanup(new NetRunner(), (t) => (t.kind === 'bridge' && networks.has(t.network)) || (t.kind === 'table' && tables.has(t.name))).catch(() => undefined);
 }
 
+/**
+ * Destroys `machines` (their netns, veths and cgroups go with them), then stops the server; a
+ * server that is gone already is only reaped. Errors are swallowed: this is teardown.
+ */
+export async function stopServer(srv: Server, machines: ReadonlyArray<{ app: string; id: string }>): Promise<void> {
+  if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
+  for (const m of machines) await api(srv, 'DELETE', `/v1/apps/${m.app}/machines/${m.id}?kill=true`).catch(() => undefined);
+  for (const m of machines) await waitState(srv, m.app, m.id, 'destroyed', 15_000).catch(() => undefined);
+  srv.child.kill('SIGTERM');
+  await srv.exited;
+}
+
 export interface Server {
   child: ChildProcess;
   url: string;

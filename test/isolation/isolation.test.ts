@@ -17,7 +17,7 @@ import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { NetRunner } from '../../src/net/apply.js';
 import { parsePoolNetns, poolVethName } from '../../src/net/plan.js';
 import { poolOwner } from '../../src/server/networking.js';
-import { IMAGE, api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, waitState, type Server } from './harness.js';
+import { IMAGE, api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, stopServer, waitState, type Server } from './harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
@@ -61,12 +61,7 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
 
   after(async () => {
     // destroy every machine (their netns, veths, cgroups), then stop the server
-    if (srv && srv.child.exitCode === null) {
-      for (const m of machines) await api(srv, 'DELETE', `/v1/apps/${m.app}/machines/${m.id}?kill=true`).catch(() => undefined);
-      for (const m of machines) await waitState(srv, m.app, m.id, 'destroyed', 15_000).catch(() => undefined);
-      srv.child.kill('SIGTERM');
-      await srv.exited;
-    } else srv?.child.kill('SIGKILL');
+    if (srv) await stopServer(srv, machines);
     // the bridges of this test's networks and the table stay after the server (machines may
     // outlive it); remove them, and nothing else
     await removeServerNetworking([dataDir], networks);

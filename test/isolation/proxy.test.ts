@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { networkNumberOf } from '../../src/core/net/sixpn.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 import { BUSYBOX } from '../helpers/images.js';
-import { api, createStarted, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, waitState, type Server } from './harness.js';
+import { api, createStarted, httpdConfig, importImage, removeServerNetworking, skipReason, startServer, stopServer, waitState, type Server } from './harness.js';
 
 let releaseHostLock: (() => void) | undefined;
 before(async () => {
@@ -53,12 +53,7 @@ describe('edge proxy with crun machines', { skip: reason }, () => {
   });
 
   after(async () => {
-    if (srv) {
-      for (const id of ids) await api(srv, 'DELETE', `/v1/apps/edge/machines/${id}?kill=true`).catch(() => undefined);
-      for (const id of ids) await waitState(srv, 'edge', id, 'destroyed', 15_000).catch(() => undefined);
-      srv.child.kill('SIGTERM');
-      await srv.exited;
-    }
+    if (srv) await stopServer(srv, ids.map((id) => ({ app: 'edge', id })));
     await removeServerNetworking([dir], networks);
     rmSync(dir, { recursive: true, force: true });
   });

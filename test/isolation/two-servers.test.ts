@@ -13,7 +13,7 @@ import { networkNumberOf, siteOfNetwork } from '../../src/core/net/sixpn.js';
 import { bridgeName } from '../../src/net/plan.js';
 import { linkNames } from '../net/helpers.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
-import { api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, serverTable, skipReason, startServer, waitState, type Server } from './harness.js';
+import { api, createStarted, exec, httpdConfig, importImage, removeServerNetworking, serverTable, skipReason, startServer, stopServer, waitState, type Server } from './harness.js';
 
 let releaseHostLock: (() => void) | undefined;
 before(async () => {
@@ -59,13 +59,7 @@ describe('two hangar servers on one host', { skip: reason }, () => {
 
   after(async () => {
     for (const [i, s] of servers.entries()) {
-      if (!s) continue;
-      if (s.child.exitCode === null) {
-        for (const m of machines.filter((x) => x.srv === i)) await api(s, 'DELETE', `/v1/apps/web/machines/${m.id}?kill=true`).catch(() => undefined);
-        for (const m of machines.filter((x) => x.srv === i)) await waitState(s, 'web', m.id, 'destroyed', 15_000).catch(() => undefined);
-        s.child.kill('SIGTERM');
-        await s.exited;
-      } else s.child.kill('SIGKILL');
+      if (s) await stopServer(s, machines.filter((x) => x.srv === i).map((m) => ({ app: 'web', id: m.id })));
     }
     await removeServerNetworking(dirs, networks);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
