@@ -99,8 +99,9 @@ export class TaskTable<H extends LoggedHandle> {
     this.logFiles.flush(key);
   }
 
-  follow(key: string, opts: LogFollowOptions): LogSubscription {
-    return this.logFiles.follow(key, opts);
+  /** Follows the task's log files (the driver's `logs`). */
+  follow(handle: TaskHandle, opts: LogFollowOptions): LogSubscription {
+    return this.logFiles.follow(this.attach(handle).key, opts);
   }
 
   close(): void {

@@ -189,8 +189,7 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   logs(handle: TaskHandle, opts: LogFollowOptions): LogSubscription {
-    const task = this.table.attach(handle);
-    return this.table.follow(task.key, opts);
+    return this.table.follow(handle, opts);
   }
 
   async close(): Promise<void> {
