@@ -421,6 +421,24 @@ if (skipReason) {
       await assert.rejects(driver.start({ ...s, mounts: [], image: 'dir:/nonexistent-hangar-dir' }), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START');
     });
 
+    test('a machine without a command is refused after its monitor took it, and leaves nothing', { timeout: 30_000 }, async () => {
+      // Refused while the bundle is written, after the monitor (a spare or a fresh one) was
+      // handed the machine and mounted its root: the monitor, its cgroup, the netns and the
+      // bundle must all go again.
+      const image = `dir:${PROGRAMS_DIR}`;
+      const s = { ...sh('true'), image, config: { image, init: {} } };
+      await assert.rejects(driver.start(s), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START' && /has no command/.test(e.message));
+      const id = containerId(s.machineId, s.instanceId);
+      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      for (const m of new Set(Object.values(layout.controllers).map((c) => c.path))) assert.equal(existsSync(join(m, 'hangar', id)), false, `cgroup ${m}/hangar/${id}`);
+      assert.equal(existsSync(join(dataDir, 'crun', id)), false, 'bundle removed');
+      assert.equal(existsSync(`/run/netns/${netnsName(s.machineId)}`), false, 'netns removed');
+      assert.equal(crunList().split('\n').includes(id), false, 'no container');
+      // the driver still starts machines afterwards
+      const h = await start(sh('echo ready; sleep 30'));
+      await waitForLine(driver, h, isLine('ready'));
+    });
+
     test('10 machines are recovered by a new driver instance with the same pids, none duplicated', { timeout: 90_000 }, async () => {
       const hs = await Promise.all(Array.from({ length: 10 }, () => start(spec(['serve']))));
       await Promise.all(hs.map((h) => waitForLine(driver, h, isLine('ready'))));
