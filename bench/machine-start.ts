@@ -11,8 +11,10 @@
  *   machine's 6PN address until the server answers 200;
  * - crun start from stopped → first response: `POST .../stop`, wait `stopped`, then
  *   `POST .../start` → first 200 (a fresh overlay upper dir, as on Fly);
- * - bare host spawn → first response: `spawn(node, ['-e', same script])` on a loopback port,
- *   polled the same way. Target: crun create p50 ≤ 1.3 × bare spawn p50.
+ * - bare host spawn → first response: `spawn(node, ['-e', same script])` with the same
+ *   arguments, so it also listens on `::` (on a random port; polled the same way on `::1`).
+ *   Node's first IPv6 address check compiles a large regular expression (~3 ms here), so a bare
+ *   server on 127.0.0.1 would not be the same server. Target: crun create p50 ≤ 1.3 × bare spawn p50.
  * The rows are interleaved (machine i, then bare spawn i) so that noise from other work on the
  * host hits both sides alike. The machines are `performance-cpu-1x` by default: their cgroup's
  * cpu.shares (1024) then equals the bare process's, so on a busy host both compete for the CPU
@@ -92,11 +94,11 @@ async function bareOnce(i: number): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['-e', SERVER_JS], { stdio: 'ignore', env: { PORT: String(port), HOST: '127.0.0.1', BODY: `bare${i}\n` } });
+    const child = spawn(process.execPath, ['-e', SERVER_JS], { stdio: 'ignore', env: { PORT: String(port), HOST: '::', BODY: `bare${i}\n` } });
     let exited = false;
     child.once('exit', () => (exited = true));
     try {
-      return await firstResponse('127.0.0.1', port, t0, 30_000, () => exited);
+      return await firstResponse('::1', port, t0, 30_000, () => exited);
     } catch (err) {
       if (!exited || attempt >= 5) throw err;
     } finally {

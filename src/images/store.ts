@@ -9,7 +9,7 @@
  * are shared; GC excludes both. Several processes on one data dir are not coordinated.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../core/images/errors.js';
@@ -101,7 +101,10 @@ export class ImageStore {
   }
 
   async list(): Promise<ImageRecord[]> {
-    const st = await stat(this.indexPath, { bigint: true }).catch(() => undefined);
+    // A synchronous stat: one system call on a local file, where the promise form would hand it
+    // to the thread pool and yield the event loop, and every machine start asks (the start path
+    // would wait for whatever else the agent does meanwhile).
+    const st = statSync(this.indexPath, { bigint: true, throwIfNoEntry: false });
     const sig = st === undefined ? 'none' : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     if (this.indexCache?.sig !== sig) this.indexCache = { sig, records: await readIndex(this.indexPath) };
     return [...this.indexCache.records];

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CrunDriver, exitResult, parseCrunHandle, containerId, netnsName, type CrunHandle } from '../../src/drivers/crun/index.js';
 import { cgroupLayout, limitWrites, parseCgroupMounts, parseOomKills, sharesToWeight, isOurs } from '../../src/drivers/crun/cgroups.js';
-import { buildOciSpec, nofileLimit, parseNofileHard } from '../../src/drivers/crun/oci-spec.js';
+import { buildOciSpec, GATE_TIMEOUT_S, nofileLimit, parseNofileHard } from '../../src/drivers/crun/oci-spec.js';
 import { hostsFile, resolvConf } from '../../src/drivers/crun/etc.js';
 import { execProcess } from '../../src/drivers/crun/exec.js';
-import { monitorArgv, overlayPathProblem } from '../../src/drivers/crun/monitor.js';
+import { monitorArgv, openGate, overlayPathProblem } from '../../src/drivers/crun/monitor.js';
 import { runArgv } from '../../src/drivers/crun/runtime.js';
 import { lookupIdFile } from '../../src/drivers/crun/rootfs.js';
 import { spareInput, sparePrefix, sparesSupported } from '../../src/drivers/crun/spares.js';
@@ -17,6 +17,7 @@ import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from 
 import { ImageStore } from '../../src/images/store.js';
 import { BUSYBOX, buildImage, ociLayoutTar, type TarEntry } from '../helpers/images.js';
 import { PROGRAMS_DIR, driverConformance, isLine, programSpec, waitForLine } from './conformance.js';
+import { waitFor } from '../helpers/wait.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
 // Suites that change the host's network run one at a time (see test/helpers/host-lock.ts).
@@ -136,6 +137,79 @@ describe('crun driver: pure parts', () => {
     assert.equal(resolvConf({ hostname: 'm1' }), 'nameserver fdaa::3\n');
     assert.deepEqual(execProcess({ env: ['A=1', 'B=2'], cwd: '/w' }, ['ls'], { B: '3' }), { env: ['A=1', 'B=3'], cwd: '/w', terminal: false, args: ['ls'] });
     assert.deepEqual(lookupIdFile('root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n', 'app'), { id: 1000, gid: 1001 });
+    assert.equal((spec as { hooks?: unknown }).hooks, undefined, 'no gate: no hooks');
+  });
+
+  test('a start gate is a createContainer hook that reads its state, then opens the FIFO', () => {
+    const base = { args: ['/app'], env: {}, cwd: '/', uid: 0, gid: 0, hostname: 'm1', rootfs: '/b/rootfs', netnsPath: '/run/netns/x', binds: [], nofile: 1024 };
+    const spec = buildOciSpec({ ...base, gate: '/b/gate' }) as { hooks: Record<string, { path: string; args: string[]; timeout: number }[]> };
+    assert.deepEqual(Object.keys(spec.hooks), ['createContainer']);
+    const [hook] = spec.hooks['createContainer'] ?? [];
+    assert.equal(hook?.path, '/bin/sh');
+    assert.equal(hook?.args.at(-1), '/b/gate', 'the FIFO is an argument, not part of the script');
+    assert.equal(hook?.timeout, GATE_TIMEOUT_S);
+  });
+});
+
+describe('crun driver: the start gate (a real FIFO)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-gate-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  const fifo = () => {
+    const p = join(dir, `gate${++n}`);
+    execFileSync('mkfifo', [p]);
+    return p;
+  };
+  /** The hook's part: blocks opening the FIFO for reading, as the runtime's hook does. */
+  const reader = (p: string) => {
+    const child = spawn('/bin/sh', ['-c', ': <"$1"', 'gate', p], { stdio: 'ignore' });
+    const done = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { pid: child.pid ?? 0, done };
+  };
+  /** Whether `pid` is blocked opening a FIFO that has no writer yet (the kernel's wait_for_partner). */
+  const waitingForWriter = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/wchan`, 'utf8') === 'wait_for_partner';
+    } catch {
+      return false;
+    }
+  };
+  const never = new Promise<number>(() => {});
+
+  test('a reader already waiting: opened at once', async () => {
+    const p = fifo();
+    const r = reader(p);
+    await waitFor('the reader to block in its open', () => waitingForWriter(r.pid));
+    assert.equal(await openGate(p, never), true);
+    assert.equal(await r.done, 0, 'the hook returned');
+  });
+
+  test('no reader yet: waits for it', async () => {
+    const p = fifo();
+    const opened = openGate(p, never);
+    await new Promise((r) => setTimeout(r, 50));
+    const r = reader(p);
+    assert.equal(await opened, true);
+    assert.equal(await r.done, 0);
+  });
+
+  test('a monitor that exits before its runtime reached the gate: false, and no open left blocked', async () => {
+    const p = fifo();
+    let exit!: (code: number) => void;
+    const exited = new Promise<number>((r) => (exit = r));
+    const opened = openGate(p, exited);
+    await new Promise((r) => setTimeout(r, 50));
+    exit(1);
+    assert.equal(await opened, false, 'it returns only once its own pending open was released and closed');
+    // Nothing of the gate's stays open: a later reader is not let through.
+    const late = reader(p);
+    await waitFor('a later reader to block', () => waitingForWriter(late.pid));
+    process.kill(late.pid, 'SIGKILL');
+    await late.done;
+  });
+
+  test('a missing FIFO is an error', async () => {
+    await assert.rejects(openGate(join(dir, 'missing'), never), /ENOENT/);
   });
 });
 
@@ -202,6 +276,14 @@ function adapted(d: CrunDriver): RuntimeDriver {
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function crunList(): string {
@@ -377,6 +459,71 @@ if (skipReason) {
       await d.close();
       assert.deepEqual(spares(), [], 'close removes the spares not taken');
       rmSync(own, { recursive: true, force: true });
+    });
+
+    test('with a spare and a prepared netns the runtime runs ahead to its gate while the network is set up; a network failure then leaves nothing', { timeout: 60_000 }, async (t) => {
+      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares (and no gates) on this host');
+      const own = mkdtempSync(join(tmpdir(), 'hangar-crun-gate-'));
+      // Prepared netns as src/net/pool.ts hands them out, and a network hook that waits until
+      // the machine's runtime is blocked at its gate (proving it ran ahead), then succeeds or fails.
+      const made: string[] = [];
+      let watched: { id: string; fail: boolean } | undefined;
+      const gateWaiters = (bundle: string) =>
+        readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`).includes(`hangar-gate\0${bundle}/gate`));
+      const d = new CrunDriver({
+        ...opts(),
+        dataDir: own,
+        networkCreatesNetns: true,
+        networkNetns: () => {
+          const name = `hangar-gt${process.pid}-${made.length}`;
+          execFileSync('ip', ['netns', 'add', name]);
+          made.push(name);
+          return name;
+        },
+        networkSetup: async (_path, s) => {
+          const id = containerId(s.machineId, s.instanceId);
+          if (watched?.id !== s.machineId) return;
+          const bundle = join(own, 'crun', id);
+          await waitFor('the runtime to wait at its gate', () => gateWaiters(bundle).length === 1, 10_000);
+          if (watched.fail) throw new Error('6PN setup failed (test)');
+        },
+      });
+      drivers.push(d);
+      try {
+        const first = await start(sh('echo ready; sleep 60'), d); // makes the spares
+        await waitFor('a spare with its gate', () => readdirSync(join(own, 'crun', 'gates')).length > 0, 10_000);
+        await new Promise((r) => setTimeout(r, 300)); // and in its cgroup
+        const ok = sh('echo ready; sleep 60');
+        watched = { id: ok.machineId, fail: false };
+        const h = parseCrunHandle(await start(ok, d));
+        await waitForLine(d, h, isLine('ready'));
+        assert.equal(existsSync(join(h.bundle, 'gate')), false, 'the gate is removed once passed');
+        const cfg = JSON.parse(readFileSync(join(h.bundle, 'config.json'), 'utf8')) as { hooks?: { createContainer?: unknown[] } };
+        assert.equal(cfg.hooks?.createContainer?.length, 1);
+        assert.deepEqual(gateWaiters(h.bundle), []);
+
+        await waitFor('a spare with its gate', () => readdirSync(join(own, 'crun', 'gates')).length > 0, 10_000);
+        await new Promise((r) => setTimeout(r, 300));
+        const bad = sh('echo ready; sleep 60');
+        watched = { id: bad.machineId, fail: true };
+        await assert.rejects(d.start(bad), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START' && /6PN setup failed/.test(e.message));
+        const id = containerId(bad.machineId, bad.instanceId);
+        assert.equal(crunList().split('\n').includes(id), false, 'no container');
+        assert.deepEqual(gateWaiters(join(own, 'crun', id)), [], 'no runtime or hook left');
+        for (const m of new Set(Object.values(layout.controllers).map((c) => c.path))) assert.equal(existsSync(join(m, 'hangar', id)), false, `cgroup ${m}/hangar/${id}`);
+        assert.equal(existsSync(join(own, 'crun', id)), false, 'bundle removed');
+        assert.equal(existsSync(`/run/netns/${made.at(-1) ?? ''}`), false, 'its netns removed');
+        for (const x of [first, h]) {
+          await d.destroy(x);
+          assert.deepEqual(leftovers(x), []);
+        }
+        await d.close();
+        assert.deepEqual(readdirSync(join(own, 'crun', 'gates')), [], 'close removes the spares\' gates');
+      } finally {
+        for (const n of made) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
+        rmSync(own, { recursive: true, force: true });
+      }
     });
 
     test('a spare whose agent went away removes its own cgroup', { timeout: 30_000 }, async (t) => {

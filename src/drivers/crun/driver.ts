@@ -8,14 +8,15 @@
  * `<controller>/hangar/<container>`, bundle `<dataDir>/crun/<container>`, netns `hangar-<machine>`.
  * Destroy removes exactly those, after checking the `hangar-` label.
  *
- * Start path, three strands at once: the network hook's `ip` batches (started first: they run on
- * another core and take longest); the monitor, a spare one already in its namespace and cgroup
- * or a fresh `unshare` → sh, which mounts the overlay root as soon as the machine's files[] are
- * in the upper dir; and the rest of the bundle (/etc files, config.json). When all are done the
- * monitor gets its "go" and runs `crun run`.
+ * Start path, three strands at once (README.md "The start path"): the monitor, a spare one
+ * already in its namespace and cgroup or a fresh `unshare` → sh, which mounts the overlay root as
+ * soon as the machine's files[] are in the upper dir; the network hook's `ip` batches (on another
+ * core); and the rest of the bundle (/etc files, config.json). A spare's monitor gets its "go"
+ * once config.json is written, and the runtime sets the container up to its start gate while the
+ * network is configured; otherwise "go" waits for the network and the cgroup move.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/store.js';
 import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
@@ -27,7 +28,7 @@ import { readStat } from '../process/procfs.js';
 import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
-import { exitFileOf, go, installMonitor, readExitFile, spawnMonitor } from './monitor.js';
+import { exitFileOf, gateFileOf, go, installMonitor, openGate, readExitFile, spawnMonitor } from './monitor.js';
 import { ensureNetns, markNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
@@ -131,33 +132,43 @@ export class CrunDriver implements RuntimeDriver {
     let network: Promise<void> = Promise.resolve();
     let entered: Promise<void> = Promise.resolve();
     let exitedEarly: Promise<number> | undefined;
+    let runtimeStarted = false;
     const undo = async (): Promise<void> => {
       await network.catch(() => undefined);
       await entered.catch(() => undefined);
       // A killed monitor leaves the cgroup only once it is gone.
       if (exitedEarly) await Promise.race([exitedEarly, new Promise((r) => setTimeout(r, 2000))]);
+      if (runtimeStarted) {
+        // The runtime ran ahead to the gate: it and the container's init are in the cgroup too.
+        await until(() => {
+          for (const pid of cgroupPids(cg)) killQuietly(pid);
+          return cgroupPids(cg).length === 0;
+        }, 5000);
+        if (existsSync(join(rt.root, id))) await runtimeDelete(rt, id).catch(() => undefined);
+      }
       removeMachineCgroup(cg);
       await removeNetns(nsName, id, markers);
       if (createdBundle) rmSync(bundleDir, { recursive: true, force: true });
     };
     let child: ChildProcess | undefined;
     try {
-      // The network first (netns, then the 6PN hook: `ip` processes, on the other core): it is
-      // the longest strand, and only the handshake below waits for it. Without a hook nothing
-      // else configures the netns, so ensureNetns brings loopback up itself.
       const hookCreates = this.opts.networkSetup !== undefined && this.opts.networkCreatesNetns === true;
-      network = (async () => {
-        // Synchronous when the hook makes the netns, so that with a prepared netns the hook has
-        // handed its lines to the waiting `ip` processes before this call returns.
-        if (hookCreates) markNetns(nsName, id, markers);
-        else await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup });
-        if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
-      })();
-      network.catch(() => undefined); // awaited (and its error thrown) before the handshake
-      // The file work below never yields: let the network strand get its first `ip` process
-      // running before it, or the two strands would run one after the other. A prepared netns
-      // needs no new process (see above), and the turn of the event loop would only cost time.
-      if (nsName === ownNs || !hookCreates) await new Promise((r) => setImmediate(r));
+      // The network strand: the netns, then the 6PN hook (`ip` processes, on the other core).
+      // Without a hook nothing else configures the netns, so ensureNetns brings loopback up itself.
+      const kickNetwork = async (): Promise<void> => {
+        network = (async () => {
+          // Synchronous when the hook makes the netns, so that with a prepared netns the hook has
+          // handed its lines to the waiting `ip` processes before this call returns.
+          if (hookCreates) markNetns(nsName, id, markers);
+          else await ensureNetns(nsName, id, markers, { loopback: !this.opts.networkSetup });
+          if (this.opts.networkSetup) await this.opts.networkSetup(nsPath, spec);
+        })();
+        network.catch(() => undefined); // awaited (and its error thrown) before the handshake
+        // The file work that follows never yields: let the network strand get its first `ip`
+        // process running before it, or the two strands would run one after the other. A
+        // prepared netns needs no new process, and the turn of the event loop would only cost time.
+        if (nsName === ownNs || !hookCreates) await new Promise((r) => setImmediate(r));
+      };
       const image = await resolveImage(spec.image, () => this.imageStore());
       installMonitor(this.monitorScript);
       const createdStateDir = !existsSync(spec.stateDir);
@@ -175,20 +186,39 @@ export class CrunDriver implements RuntimeDriver {
       // the machine's by a rename; else one is spawned now.
       const spare = this.spares()?.take(cg);
       const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
-      createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
+      // The limits, before the runtime may start ("go"); with a spare, after its hand-over.
+      const limit = (): void => createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
       let monitorPid: number;
       let monitorStartTicks: number;
       let exited: Promise<number>;
+      // A spare's gate lets the runtime run ahead as soon as config.json is written, up to the
+      // container's last steps, while the network is still being set up (oci-spec.ts `gateHook`).
+      let gate: string | undefined;
       if (spare) {
+        if (spare.gate !== undefined) {
+          try {
+            renameSync(spare.gate, gateFileOf(bundleDir));
+            gate = gateFileOf(bundleDir);
+          } catch {
+            rmSync(spare.gate, { force: true }); // started without a gate: "go" after the network
+          }
+        }
         child = spare.child;
         monitorPid = spare.pid;
         monitorStartTicks = spare.startTicks;
         exited = spare.exited;
+        // The monitor's overlay mount (its own process) is the head of the longest strand now:
+        // it goes first, the network's `ip` batches after it.
         child.stdin?.write(spareInput(params, stdoutPath, stderrPath));
+        limit();
+        await kickNetwork();
       } else {
-        // Its move into the cgroup waits for a kernel grace period (cgroups.ts enterCgroupAsync)
-        // and its unmount and mount are processes of their own: all run alongside the rest of
-        // the bundle and the network setup.
+        // The network first: its `ip` processes run while the monitor is spawned (which blocks
+        // this thread for the fork). The monitor's move into the cgroup waits for a kernel grace
+        // period (cgroups.ts enterCgroupAsync) and its unmount and mount are processes of their
+        // own: all run alongside the rest of the bundle and the network setup.
+        limit();
+        await kickNetwork();
         const fresh = spawnMonitor({ script: this.monitorScript, unmount: layout.mode === 'hybrid' ? (layout.hybridUnified ?? '') : '', ...params }, stdoutPath, stderrPath);
         child = fresh;
         if (fresh.pid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', 'cannot spawn unshare for the machine monitor');
@@ -210,12 +240,25 @@ export class CrunDriver implements RuntimeDriver {
           nofile: nofileLimit(hostNofileHard()),
           // runc cannot leave cgroups alone: give it a child of the machine's cgroup, so our limits still hold.
           ...(rt.kind === 'runc' ? { cgroupsPath: `/hangar/${id}/runc` } : {}),
+          ...(gate === undefined ? {} : { gate }),
         },
         layers,
       );
+      // The runtime may run ahead once its netns exists: a prepared one (src/net/pool.ts) does;
+      // one made now by the network strand may still be half made. A spare is in the machine's
+      // cgroup already.
+      const ahead = gate !== undefined && nsName !== ownNs;
+      if (ahead) {
+        runtimeStarted = true;
+        go(monitor);
+      }
       await network;
       await entered;
-      go(monitor);
+      if (!ahead) {
+        runtimeStarted = true;
+        go(monitor);
+      }
+      if (gate !== undefined && (await openGate(gate, exited))) rmSync(gate, { force: true });
       const pid = await waitForPid(pidFile, exited);
       if (pid === undefined) {
         const why = readText(logFile).trim() || readText(stderrPath).trim().split('\n').slice(-3).join('\n') || 'the runtime exited before the container started';
@@ -368,7 +411,15 @@ export class CrunDriver implements RuntimeDriver {
         }
         // The refill waits until the machine that took a spare is likely past its own start-up,
         // so the new spare's processes do not compete with it for the CPU.
-        this.spareMonitors = new SpareMonitors({ script: this.monitorScript, layout, owner: this.root, size, refillDelayMs: 200, ...(readonlyRuntime ? { readonlyRuntime } : {}) });
+        this.spareMonitors = new SpareMonitors({
+          script: this.monitorScript,
+          layout,
+          owner: this.root,
+          size,
+          refillDelayMs: 200,
+          gateDir: join(this.root, 'gates'),
+          ...(readonlyRuntime ? { readonlyRuntime } : {}),
+        });
       }
     }
     return this.spareMonitors ?? undefined;

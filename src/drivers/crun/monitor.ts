@@ -16,8 +16,10 @@
  * machine's `files[]` (they go into the upper dir, which must happen before the overlay is
  * mounted): the monitor mounts the root at once, while the driver still writes the rest of the
  * bundle and waits for the network; then one line "go" on stdin, once the monitor is in the
- * machine's cgroup and the network is ready, so crun and the container start inside the cgroup
- * and with eth0 configured.
+ * machine's cgroup, so crun and the container start inside the cgroup. Without a start gate
+ * "go" also waits for the network, so the container starts with eth0 configured; with one
+ * (a spare's: it made the FIFO ahead, see {@link openGate}) the runtime sets the container up
+ * meanwhile and waits at the gate.
  *
  * Every path the monitor needs is derived from the bundle dir (layout: rootfs.ts `layerPaths`,
  * `runtime.log`, `exit`), and it runs the runtime from inside the bundle dir with relative
@@ -28,14 +30,15 @@
  * the driver writes it into its data dir from this constant, so the build needs no extra file copying.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export const MONITOR_SCRIPT = `#!/bin/sh
 # Hangar crun monitor, written by the crun driver (src/drivers/crun/monitor.ts). Do not edit.
 # usage: monitor.sh run <unmount-or-empty> <bundle> <lowerdir> <runtime argv...>
-#        monitor.sh spare <unmount-or-empty> <runtime-or-empty> <read-only copy> <own cgroup dirs...>   (the rest on
-#          stdin, one a line: bundle, lowerdir, stdout, stderr, runtime argv..., empty line)
+#        monitor.sh spare <unmount-or-empty> <runtime-or-empty> <read-only copy> <gate-or-empty> <own cgroup dirs...>
+#          (the rest on stdin, one a line: bundle, lowerdir, stdout, stderr, runtime argv..., empty line)
 #        monitor.sh exec <runtime argv...>
 # then "go" on stdin. The runtime runs in the bundle dir; its argv is relative to it.
 mode=$1
@@ -57,12 +60,16 @@ if [ "$mode" = spare ]; then
   # namespace gives the same guarantee, made here, before there is a machine, instead of
   # by crun on the start path. Without it (the mount failed) crun copies itself as usual.
   runtime=$1 ro=$2
-  shift 2
   if [ -n "$runtime" ] && ! mount --bind -o ro "$runtime" "$ro" 2>/dev/null; then runtime=; fi
+  # The start gate's FIFO (oci-spec.ts gateHook), made now so that the start path forks no mkfifo.
+  gate=$3
+  shift 3
+  if [ -n "$gate" ]; then mkfifo -m 600 "$gate" || exit 125; fi
   if ! IFS= read -r bundle; then
     # The agent went away before it needed this spare: leave the spare's cgroup and remove it.
     for dir in "$@"; do echo $$ >"\${dir%/*}/cgroup.procs"; done 2>/dev/null
     rmdir "$@" 2>/dev/null
+    if [ -n "$gate" ]; then rm -f "$gate"; fi
     exit 125
   fi
   IFS= read -r lower && IFS= read -r out && IFS= read -r err || exit 125
@@ -121,6 +128,11 @@ export interface MonitorRun {
 /** What a spare monitor (spares.ts) is told on stdin: the per-machine part of a {@link MonitorRun}. */
 export type MonitorParams = Omit<MonitorRun, 'script' | 'unmount'>;
 
+/** Where a machine's start gate (oci-spec.ts `gateHook`) is, when its monitor brought one. */
+export function gateFileOf(bundle: string): string {
+  return join(bundle, 'gate');
+}
+
 /** Where the monitor records the runtime's exit status. */
 export function exitFileOf(bundle: string): string {
   return join(bundle, 'exit');
@@ -161,6 +173,37 @@ export function spawnMonitor(run: MonitorRun, stdoutPath: string, stderrPath: st
 export function go(child: ChildProcess, stdin = ''): void {
   child.stdin?.on('error', () => {});
   child.stdin?.end(`go\n${stdin}`);
+}
+
+/**
+ * Opens a container's start gate (oci-spec.ts `gateHook`) for writing and closes it again: the
+ * hook, blocked opening it for reading, returns, and the runtime goes on to `pivot_root` and the
+ * exec. When the runtime has not reached its hook yet, this waits for it, or for the monitor's
+ * exit (a runtime that failed before its hook never opens the gate). true: the gate was passed.
+ */
+export async function openGate(gate: string, monitorExited: Promise<unknown>): Promise<boolean> {
+  try {
+    closeSync(openSync(gate, constants.O_WRONLY | constants.O_NONBLOCK));
+    return true;
+  } catch (err) {
+    // ENXIO: no reader yet. Anything else (the FIFO is gone) is the caller's error.
+    if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+  }
+  // A blocking open, on libuv's thread pool, returns once the hook opens its end.
+  const waiting = open(gate, constants.O_WRONLY);
+  const passed = await Promise.race([waiting.then(() => true), monitorExited.then(() => false)]);
+  if (!passed) {
+    // Nobody will read: a reader of our own lets the pending open return, so no thread stays blocked.
+    const reader = openSync(gate, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      await (await waiting).close();
+    } finally {
+      closeSync(reader);
+    }
+    return false;
+  }
+  await (await waiting).close();
+  return true;
 }
 
 /** The exit status the monitor recorded; undefined when it recorded none (it was killed, or failed before crun ran). */

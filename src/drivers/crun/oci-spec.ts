@@ -34,6 +34,31 @@ export interface OciSpecInput {
   readonly nofile: number;
   /** Only for runtimes that must manage cgroups themselves (runc). */
   readonly cgroupsPath?: string;
+  /**
+   * A FIFO that holds the container at its `createContainer` hook until the driver opens it
+   * for writing ({@link gateHook}); unset: the container runs straight through.
+   */
+  readonly gate?: string;
+}
+
+/**
+ * How long a container waits at its gate before the runtime gives up on it (s): a driver that
+ * died between "go" and opening the gate must not leave a half-made container behind forever.
+ */
+export const GATE_TIMEOUT_S = 60;
+
+/**
+ * The start gate: a `createContainer` hook that opens `gate` (a FIFO) for reading, which blocks
+ * until the driver opens it for writing, and exits. The runtime runs that hook in the
+ * container's namespaces after its mounts and before `pivot_root` (runtime-spec config.md
+ * "createContainer Hooks"), so everything but `pivot_root` and the exec is done while the
+ * driver still waits for the network. `/bin/sh` resolves on the host there (the monitor runs
+ * it too). The hook first reads its stdin to the end: the runtime writes the container's state
+ * there, and a hook that exited before that write (its gate already open) would fail it with
+ * EPIPE, which crun reports as "error executing hook (exit code: -33)".
+ */
+export function gateHook(gate: string): Record<string, unknown> {
+  return { path: '/bin/sh', args: ['sh', '-c', 'while read -r _; do :; done; : <"$1"', 'hangar-gate', gate], timeout: GATE_TIMEOUT_S };
 }
 
 /** Docker's default capability set: what a root process in an ordinary container may do. */
@@ -110,6 +135,7 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
       ...input.binds.map((b) => ({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', b.readonly ? 'ro' : 'rw'] })),
     ],
     linux,
+    ...(input.gate === undefined ? {} : { hooks: { createContainer: [gateHook(input.gate)] } }),
   };
 }
 

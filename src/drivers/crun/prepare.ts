@@ -61,6 +61,8 @@ export interface BundleInput {
   readonly netnsPath: string;
   readonly nofile: number;
   readonly cgroupsPath?: string;
+  /** The start gate's FIFO (oci-spec.ts `gateHook`), when the monitor has one. */
+  readonly gate?: string;
 }
 
 export interface Bundle {
@@ -127,6 +129,7 @@ export function writeBundle(input: BundleInput, layers: Bundle): void {
     binds,
     nofile: input.nofile,
     ...(input.cgroupsPath === undefined ? {} : { cgroupsPath: input.cgroupsPath }),
+    ...(input.gate === undefined ? {} : { gate: input.gate }),
   });
   // 0600: the environment holds the machine's secrets.
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci, null, 1), { mode: 0o600 });

@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStat } from '../process/procfs.js';
 import { enterCgroupAsync, machineCgroup, removeMachineCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
@@ -31,6 +31,8 @@ export interface Spare {
   readonly pid: number;
   readonly startTicks: number;
   readonly exited: Promise<number>;
+  /** Its start gate's FIFO (monitor.ts `openGate`), now the caller's to move into the bundle; unset without gates. */
+  readonly gate?: string;
 }
 
 interface Pending {
@@ -39,6 +41,7 @@ interface Pending {
   readonly startTicks: number;
   readonly cgroup: MachineCgroup;
   readonly exited: Promise<number>;
+  readonly gate?: string;
   ready: boolean;
   gone: boolean;
 }
@@ -57,6 +60,11 @@ export interface SparesOptions {
    * skips copying itself on the start path (monitor.ts explains why that is safe). Unset for runc.
    */
   readonly readonlyRuntime?: { readonly path: string; readonly copy: string };
+  /**
+   * Where each spare makes the FIFO of its machine's start gate (oci-spec.ts `gateHook`), named
+   * like its cgroup; unset: spares make none and their machines start without a gate.
+   */
+  readonly gateDir?: string;
 }
 
 /** Whether spares can be used with this cgroup layout: every controller on cgroup v1 (renamable). */
@@ -94,7 +102,7 @@ export class SpareMonitors {
    */
   take(target: MachineCgroup): Spare | undefined {
     this.schedule();
-    const i = this.pool.findIndex((p) => p.ready && !p.gone);
+    const i = this.pool.findIndex((p) => p.ready && !p.gone && (p.gate === undefined || isFifo(p.gate)));
     if (i < 0) return undefined;
     const p = this.pool.splice(i, 1)[0] as Pending;
     const done: [string, string][] = [];
@@ -117,7 +125,7 @@ export class SpareMonitors {
       this.discard(p);
       return undefined;
     }
-    return { child: p.child, pid: p.pid, startTicks: p.startTicks, exited: p.exited };
+    return { child: p.child, pid: p.pid, startTicks: p.startTicks, exited: p.exited, ...(p.gate === undefined ? {} : { gate: p.gate }) };
   }
 
   /** Kills the spares not taken and removes their cgroups. */
@@ -127,7 +135,7 @@ export class SpareMonitors {
     const left = this.pool.splice(0);
     for (const p of left) this.discard(p);
     await Promise.all(left.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 2000))])));
-    for (const p of left) removeMachineCgroup(p.cgroup);
+    for (const p of left) this.removeLeft(p);
   }
 
   /** Starts making spares (also done by the first `take`). */
@@ -164,7 +172,16 @@ export class SpareMonitors {
     const unmount = this.opts.layout.mode === 'hybrid' ? (this.opts.layout.hybridUnified ?? '') : '';
     const dirs = [...new Set(Object.values(cgroup.dirs))];
     const ro = this.opts.readonlyRuntime;
-    const child = spawn('unshare', ['-m', '--propagation', 'slave', '--', '/bin/sh', this.opts.script, 'spare', unmount, ro?.path ?? '', ro?.copy ?? '', ...dirs], {
+    let gate: string | undefined;
+    if (this.opts.gateDir !== undefined) {
+      gate = join(this.opts.gateDir, name);
+      try {
+        mkdirSync(this.opts.gateDir, { recursive: true, mode: 0o700 });
+      } catch {
+        gate = undefined; // the spare still saves the cgroup move; its machine starts without a gate
+      }
+    }
+    const child = spawn('unshare', ['-m', '--propagation', 'slave', '--', '/bin/sh', this.opts.script, 'spare', unmount, ro?.path ?? '', ro?.copy ?? '', gate ?? '', ...dirs], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -179,13 +196,13 @@ export class SpareMonitors {
     (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
     child.stdin?.on('error', () => {});
     const exited = new Promise<number>((resolve) => child.once('exit', (code: number | null) => resolve(code ?? -1)));
-    const p: Pending = { child, pid, startTicks: readStat(pid)?.startTicks ?? 0, cgroup, exited, ready: false, gone: false };
+    const p: Pending = { child, pid, startTicks: readStat(pid)?.startTicks ?? 0, cgroup, exited, ready: false, gone: false, ...(gate === undefined ? {} : { gate }) };
     void exited.then(() => {
       p.gone = true;
       const i = this.pool.indexOf(p);
       if (i < 0) return; // taken or discarded: its new owner deals with it
       this.pool.splice(i, 1);
-      removeMachineCgroup(cgroup);
+      this.removeLeft(p);
       if (!this.closed) this.broken = true;
     });
     enterCgroupAsync(cgroup, pid).then(
@@ -203,11 +220,30 @@ export class SpareMonitors {
     } catch {
       // gone already
     }
-    void p.exited.then(() => removeMachineCgroup(p.cgroup));
+    void p.exited.then(() => this.removeLeft(p));
   }
 
-  /** Removes empty spare cgroups of this data dir left by an agent that died (a live spare's cgroup is busy and stays). */
+  /** What a spare that was never taken leaves once it is gone: its cgroup and its gate. */
+  private removeLeft(p: Pending): void {
+    removeMachineCgroup(p.cgroup);
+    if (p.gate !== undefined) rmSync(p.gate, { force: true });
+  }
+
+  /**
+   * Removes empty spare cgroups of this data dir left by an agent that died (a live spare's
+   * cgroup is busy and stays), and the gates of spares of other agent processes (a live one's
+   * spare removes its own when it reads EOF; a taken one's gate was moved into its bundle).
+   */
   private sweep(): void {
+    if (this.opts.gateDir !== undefined) {
+      let gates: string[] = [];
+      try {
+        gates = readdirSync(this.opts.gateDir);
+      } catch {
+        // none made yet
+      }
+      for (const n of gates) if (n.startsWith(this.prefix) && !n.startsWith(`${this.prefix}${process.pid}-`)) rmSync(join(this.opts.gateDir, n), { force: true });
+    }
     for (const dir of new Set(Object.values(machineCgroup(this.opts.layout, 'x').dirs))) {
       const parent = join(dir, '..');
       let names: string[];
@@ -233,4 +269,12 @@ export function spareInput(params: MonitorParams, stdoutPath: string, stderrPath
   const lines = [params.bundle, params.lower, stdoutPath, stderrPath, ...params.runtimeArgv];
   for (const l of lines) if (l === '' || l.includes('\n')) throw new Error(`a spare monitor cannot take ${JSON.stringify(l)}`);
   return `${lines.join('\n')}\n\n`;
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return lstatSync(path).isFIFO();
+  } catch {
+    return false;
+  }
 }
