@@ -436,6 +436,10 @@ if (skipReason) {
       const waiting = spares();
       const h2 = parseCrunHandle(await start(spec(['serve']), d));
       assert.ok(ready.includes(h2.monitor_pid), 'a spare became the machine\'s monitor');
+      // Its own netns (no prepared one): the runtime cannot run ahead, so no gate, and the spare's FIFO is gone.
+      assert.equal((JSON.parse(readFileSync(join(h2.bundle, 'config.json'), 'utf8')) as { hooks?: unknown }).hooks, undefined);
+      const taken = waiting.find((n) => !existsSync(join(memParent, n))) ?? '';
+      assert.equal(existsSync(join(own, 'crun', 'gates', taken)), false, `the gate of ${taken} is removed`);
       assert.equal(waiting.filter((n) => !existsSync(join(memParent, n))).length, 1, 'its cgroup was renamed');
       const sparePid = h2.monitor_pid;
       const procs = readFileSync(join(h2.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8');

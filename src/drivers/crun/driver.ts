@@ -193,16 +193,19 @@ export class CrunDriver implements RuntimeDriver {
       let exited: Promise<number>;
       // A spare's gate lets the runtime run ahead as soon as config.json is written, up to the
       // container's last steps, while the network is still being set up (oci-spec.ts `gateHook`).
+      // Only into a netns that exists already: a prepared one (src/net/pool.ts) does, one the
+      // network strand makes now may still be half made. Without a gate "go" waits for the network.
       let gate: string | undefined;
       if (spare) {
-        if (spare.gate !== undefined) {
+        if (spare.gate !== undefined && nsName !== ownNs) {
           try {
             renameSync(spare.gate, gateFileOf(bundleDir));
             gate = gateFileOf(bundleDir);
           } catch {
-            rmSync(spare.gate, { force: true }); // started without a gate: "go" after the network
+            // started without a gate
           }
         }
+        if (spare.gate !== undefined && gate === undefined) rmSync(spare.gate, { force: true });
         child = spare.child;
         monitorPid = spare.pid;
         monitorStartTicks = spare.startTicks;
@@ -244,21 +247,17 @@ export class CrunDriver implements RuntimeDriver {
         },
         layers,
       );
-      // The runtime may run ahead once its netns exists: a prepared one (src/net/pool.ts) does;
-      // one made now by the network strand may still be half made. A spare is in the machine's
-      // cgroup already.
-      const ahead = gate !== undefined && nsName !== ownNs;
-      if (ahead) {
+      // With a gate (a spare: already in the machine's cgroup) the runtime starts now.
+      if (gate !== undefined) {
         runtimeStarted = true;
         go(monitor);
       }
       await network;
       await entered;
-      if (!ahead) {
+      if (gate === undefined) {
         runtimeStarted = true;
         go(monitor);
-      }
-      if (gate !== undefined && (await openGate(gate, exited))) rmSync(gate, { force: true });
+      } else if (await openGate(gate, exited)) rmSync(gate, { force: true });
       const pid = await waitForPid(pidFile, exited);
       if (pid === undefined) {
         const why = readText(logFile).trim() || readText(stderrPath).trim().split('\n').slice(-3).join('\n') || 'the runtime exited before the container started';
