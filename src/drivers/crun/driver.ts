@@ -62,7 +62,8 @@ export interface CrunDriverOptions {
   readonly networkTeardown?: (netnsPath: string, handle: TaskHandle) => Promise<void>;
   /**
    * Monitors kept ready for the next starts (spares.ts), on hosts whose cgroups are all v1.
-   * Default 2 (starts in quick succession each find one while the refill waits); 0 turns them off.
+   * Default 3, like the netns pool (src/net/machine.ts): the refill waits 200 ms, and creates back
+   * to back found 2 used up about one time in four; 0 turns them off.
    */
   readonly spareMonitors?: number;
 }
@@ -396,7 +397,7 @@ export class CrunDriver implements RuntimeDriver {
   /** The spare monitors, made on first use; null where they cannot or should not be used. */
   private spares(): SpareMonitors | undefined {
     if (this.spareMonitors === undefined) {
-      const size = this.opts.spareMonitors ?? 2;
+      const size = this.opts.spareMonitors ?? 3;
       const layout = this.cgroups();
       if (size <= 0 || this.closed || process.getuid?.() !== 0 || !sparesSupported(layout)) this.spareMonitors = null;
       else {
