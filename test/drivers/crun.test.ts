@@ -300,8 +300,11 @@ function leftovers(handle: TaskHandle): string[] {
   const out: string[] = [];
   for (const [pid, ticks] of [[h.pid, h.start_ticks], [h.monitor_pid, h.monitor_start_ticks]] as const) {
     try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[19]) === ticks) out.push(`process ${pid}`);
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const st = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      // A zombie is gone but for its pid, which its parent reaps: for a monitor whose agent was
+      // killed that is PID 1, and this VM's PID 1 reaps late.
+      if (Number(st[19]) === ticks && st[0] !== 'Z') out.push(`process ${pid}`);
     } catch {
       // gone
     }
@@ -526,6 +529,61 @@ if (skipReason) {
         assert.deepEqual(readdirSync(join(own, 'crun', 'gates')), [], 'close removes the spares\' gates');
       } finally {
         for (const n of made) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
+        rmSync(own, { recursive: true, force: true });
+      }
+    });
+
+    test('an agent killed while a container waits at its gate: the next start of that machine clears what is left and starts it', { timeout: 60_000 }, async (t) => {
+      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares (and no gates) on this host');
+      const own = mkdtempSync(join(tmpdir(), 'hangar-crun-gate-crash-'));
+      const prepared = [`hangar-gc${process.pid}-0`, `hangar-gc${process.pid}-1`];
+      for (const n of prepared) execFileSync('ip', ['netns', 'add', n]);
+      const first = sh('echo ready; sleep 60');
+      const second = sh('echo ready; sleep 60');
+      const secondBundle = join(own, 'crun', containerId(second.machineId, second.instanceId));
+      const gateWaiters = () => readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`).includes(`hangar-gate\0${secondBundle}/gate`));
+      // The agent: a driver in a child process whose network set-up for the second machine never
+      // ends, so that machine's container waits at its gate when the child is SIGKILLed.
+      const mod = (f: string) => JSON.stringify(new URL(`../../src/${f}`, import.meta.url).href);
+      const script = [
+        `const { CrunDriver } = await import(${mod('drivers/crun/index.js')});`,
+        `const { ImageStore } = await import(${mod('images/store.js')});`,
+        `const images = await ImageStore.open({ dataDir: ${JSON.stringify(dataDir)} });`,
+        `const prepared = ${JSON.stringify(prepared)};`,
+        `const hang = ${JSON.stringify(second.machineId)};`,
+        `const d = new CrunDriver({ dataDir: ${JSON.stringify(own)}, images, pollMs: 50, networkCreatesNetns: true, networkNetns: () => prepared.shift(), networkSetup: async (_p, s) => { if (s.machineId === hang) await new Promise(() => {}); } });`,
+        `const h = await d.start(${JSON.stringify(first)});`,
+        `console.log(JSON.stringify(h));`,
+        `const { readdirSync } = await import('node:fs');`,
+        `const gates = () => { try { return readdirSync(${JSON.stringify(join(own, 'crun', 'gates'))}).length; } catch { return 0; } };`,
+        'while (gates() === 0) await new Promise((r) => setTimeout(r, 20));',
+        `await new Promise((r) => setTimeout(r, 300));`,
+        `await d.start(${JSON.stringify(second)});`,
+      ].join('\n');
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const d2 = new CrunDriver({ ...opts(), dataDir: own });
+      drivers.push(d2);
+      try {
+        await waitFor('the second machine to wait at its gate', () => gateWaiters().length === 1, 20_000);
+        const gone = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+        child.kill('SIGKILL');
+        await gone;
+        const firstHandle = JSON.parse(out.trim().split('\n')[0] ?? '{}') as TaskHandle;
+        assert.equal(gateWaiters().length, 1, 'the container still waits at its gate (its monitor outlives the agent)');
+        const h = parseCrunHandle(await start(second, d2));
+        await waitForLine(d2, h, isLine('ready'));
+        assert.deepEqual(gateWaiters(), [], 'the parked start is gone');
+        assert.ok(readFileSync(join(h.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8').split('\n').includes(String(h.pid)));
+        for (const x of [h, parseCrunHandle(firstHandle)]) {
+          await d2.destroy(x);
+          assert.deepEqual(leftovers(x), []);
+        }
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        for (const n of prepared) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
         rmSync(own, { recursive: true, force: true });
       }
     });

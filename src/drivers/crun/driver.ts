@@ -25,7 +25,7 @@ import { stopWithTimeout } from '../stop.js';
 import { TaskTable, type Task as TableTask } from '../tasks.js';
 import { rotatedPath } from '../process/logs.js';
 import { readStat } from '../process/procfs.js';
-import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout } from './cgroups.js';
+import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
 import { exitFileOf, gateFileOf, go, installMonitor, openGate, readExitFile, spawnMonitor } from './monitor.js';
@@ -141,10 +141,7 @@ export class CrunDriver implements RuntimeDriver {
       if (exitedEarly) await Promise.race([exitedEarly, new Promise((r) => setTimeout(r, 2000))]);
       if (runtimeStarted) {
         // The runtime ran ahead to the gate: it and the container's init are in the cgroup too.
-        await until(() => {
-          for (const pid of cgroupPids(cg)) killQuietly(pid);
-          return cgroupPids(cg).length === 0;
-        }, 5000);
+        await killCgroup(cg);
         if (existsSync(join(rt.root, id))) await runtimeDelete(rt, id).catch(() => undefined);
       }
       removeMachineCgroup(cg);
@@ -326,10 +323,7 @@ export class CrunDriver implements RuntimeDriver {
       if (r.code !== 0 && existsSync(join(h.runtime_root, h.container_id))) problems.push(`runtime delete: ${r.stderr.trim()}`);
     }
     // Whatever still sits in the machine's cgroup (an exec helper, a monitor stuck in its handshake) is the machine's.
-    await until(() => {
-      for (const pid of cgroupPids(h.cgroup)) killQuietly(pid);
-      return cgroupPids(h.cgroup).length === 0;
-    }, 5000);
+    await killCgroup(h.cgroup);
     problems.push(...removeMachineCgroup(h.cgroup));
     const markers = join(this.root, 'netns');
     if (this.opts.networkTeardown && netnsOwnedBy(h.netns, h.container_id, markers)) await this.opts.networkTeardown(join('/run/netns', h.netns), handle);
@@ -437,14 +431,19 @@ export class CrunDriver implements RuntimeDriver {
   private async clearPrevious(rt: Runtime, id: string): Promise<void> {
     const known = this.table.get(id);
     if (known && this.checkAlive(known)) throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already running`);
+    const cg = machineCgroup(this.cgroups(), id);
     if (existsSync(join(rt.root, id))) {
       const state = await runtimeState(rt, id);
       if (state?.status === 'running' || state?.status === 'created') throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already ${state.status}`);
+      // No state: a start that never finished, e.g. an agent killed while the container waited
+      // at its gate (the runtime writes the state only after the hook). What is left of it (the
+      // monitor, the runtime, the hook, the container's init) is in the machine's cgroup.
+      if (state === undefined) await killCgroup(cg);
       await runtimeDelete(rt, id);
     }
     this.table.forget(id);
     // The last run's cgroup was kept for its OOM counter; it is empty now.
-    removeMachineCgroup(machineCgroup(this.cgroups(), id));
+    removeMachineCgroup(cg);
   }
 
   /** true while the machine runs; for a polled task, this is where its exit is noticed. */
@@ -532,6 +531,14 @@ async function waitForPid(pidFile: string, exited: Promise<number>): Promise<num
     await new Promise((r) => setTimeout(r, delay));
   }
   return undefined;
+}
+
+/** SIGKILLs everything in a machine's cgroup (Hangar's own, by its name) until it is empty, for at most 5 s. */
+async function killCgroup(cg: MachineCgroup): Promise<void> {
+  await until(() => {
+    for (const pid of cgroupPids(cg)) killQuietly(pid);
+    return cgroupPids(cg).length === 0;
+  }, 5000);
 }
 
 async function until(pred: () => boolean, maxMs: number): Promise<void> {
