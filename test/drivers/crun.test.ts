@@ -528,6 +528,7 @@ if (skipReason) {
         await d.close();
         assert.deepEqual(readdirSync(join(own, 'crun', 'gates')), [], 'close removes the spares\' gates');
       } finally {
+        await d.close(); // before the dir goes: a spare refill due later would make its gate dir again
         for (const n of made) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
         rmSync(own, { recursive: true, force: true });
       }
@@ -583,6 +584,7 @@ if (skipReason) {
         }
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await d2.close(); // before the dir goes: a spare refill due later would make its gate dir again
         for (const n of prepared) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
         rmSync(own, { recursive: true, force: true });
       }
