@@ -133,17 +133,16 @@ export class CrunDriver implements RuntimeDriver {
     let network: Promise<void> = Promise.resolve();
     let entered: Promise<void> = Promise.resolve();
     let exitedEarly: Promise<number> | undefined;
-    let runtimeStarted = false;
     const undo = async (): Promise<void> => {
       await network.catch(() => undefined);
       await entered.catch(() => undefined);
       // A killed monitor leaves the cgroup only once it is gone.
       if (exitedEarly) await Promise.race([exitedEarly, new Promise((r) => setTimeout(r, 2000))]);
-      if (runtimeStarted) {
-        // The runtime ran ahead to the gate: it and the container's init are in the cgroup too.
-        await killCgroup(cg);
-        if (existsSync(join(rt.root, id))) await runtimeDelete(rt, id).catch(() => undefined);
-      }
+      // A runtime that got "go" (it may have run ahead to its gate) and the container's init are
+      // in the cgroup too; the runtime's directory exists only once this start's runtime ran
+      // (clearPrevious removed any earlier one).
+      await killCgroup(cg);
+      if (existsSync(join(rt.root, id))) await runtimeDelete(rt, id).catch(() => undefined);
       removeMachineCgroup(cg);
       await removeNetns(nsName, id, markers);
       if (createdBundle) rmSync(bundleDir, { recursive: true, force: true });
@@ -246,16 +245,11 @@ export class CrunDriver implements RuntimeDriver {
         layers,
       );
       // With a gate (a spare: already in the machine's cgroup) the runtime starts now.
-      if (gate !== undefined) {
-        runtimeStarted = true;
-        go(monitor);
-      }
+      if (gate !== undefined) go(monitor);
       await network;
       await entered;
-      if (gate === undefined) {
-        runtimeStarted = true;
-        go(monitor);
-      } else if (await openGate(gate, exited)) rmSync(gate, { force: true });
+      if (gate === undefined) go(monitor);
+      else if (await openGate(gate, exited)) rmSync(gate, { force: true });
       const pid = await waitForPid(pidFile, exited);
       if (pid === undefined) {
         const why = readText(logFile).trim() || readText(stderrPath).trim().split('\n').slice(-3).join('\n') || 'the runtime exited before the container started';
