@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CrunDriver, exitResult, parseCrunHandle, containerId, netnsName, type CrunHandle } from '../../src/drivers/crun/index.js';
-import { cgroupLayout, limitWrites, parseCgroupMounts, parseOomKills, sharesToWeight, isOurs } from '../../src/drivers/crun/cgroups.js';
+import { cgroupLayout, limitWrites, parseCgroupMounts, parseOomKills, sharesToWeight, isOurs, type CgroupLayout } from '../../src/drivers/crun/cgroups.js';
 import { buildOciSpec, GATE_TIMEOUT_S, nofileLimit, parseNofileHard } from '../../src/drivers/crun/oci-spec.js';
 import { hostsFile, resolvConf } from '../../src/drivers/crun/etc.js';
 import { execProcess } from '../../src/drivers/crun/exec.js';
@@ -286,6 +286,39 @@ function readText(path: string): string {
   }
 }
 
+/** This host's cgroup layout, as the driver detects it. */
+function hostLayout(): CgroupLayout {
+  return cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+}
+
+/** Pids of start-gate hooks (oci-spec.ts `gateHook`) blocked on the gate of `bundle`. */
+function gateWaiters(bundle: string): string[] {
+  return readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`).includes(`hangar-gate\0${bundle}/gate`));
+}
+
+/**
+ * Whether a spare of the driver of `dataDir` has its gate and is in its own cgroup: the next start
+ * can take it. (The driver marks it ready when the cgroup write returns: a turn of the event loop
+ * after it shows in `cgroup.procs`.)
+ */
+function spareWithGate(dataDir: string, layout: CgroupLayout): boolean {
+  const memParent = join(layout.controllers.memory?.path ?? '', 'hangar');
+  let gates: string[] = [];
+  try {
+    gates = readdirSync(join(dataDir, 'crun', 'gates'));
+  } catch {
+    return false;
+  }
+  return gates.some((n) => readText(join(memParent, n, 'cgroup.procs')).trim() !== '');
+}
+
+/** Closes `d` before its data dir goes (a spare refill due later would make its gate dir again), then removes `netns` and the dir. */
+async function dropDriver(d: CrunDriver, netns: readonly string[], dataDir: string): Promise<void> {
+  await d.close();
+  for (const n of netns) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
 function crunList(): string {
   try {
     return execFileSync('crun', ['list', '-q'], { encoding: 'utf8' });
@@ -421,7 +454,7 @@ if (skipReason) {
     });
 
     test('a start takes a ready spare monitor: its cgroup becomes the machine\'s; close removes the rest', { timeout: 30_000 }, async (t) => {
-      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      const layout = hostLayout();
       if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares on this host');
       // A data dir of its own, so only this driver's spares carry the label looked for.
       const own = mkdtempSync(join(tmpdir(), 'hangar-crun-spares-'));
@@ -469,15 +502,13 @@ if (skipReason) {
     });
 
     test('with a spare and a prepared netns the runtime runs ahead to its gate while the network is set up; a network failure then leaves nothing', { timeout: 60_000 }, async (t) => {
-      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      const layout = hostLayout();
       if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares (and no gates) on this host');
       const own = mkdtempSync(join(tmpdir(), 'hangar-crun-gate-'));
       // Prepared netns as src/net/pool.ts hands them out, and a network hook that waits until
       // the machine's runtime is blocked at its gate (proving it ran ahead), then succeeds or fails.
       const made: string[] = [];
       let watched: { id: string; fail: boolean } | undefined;
-      const gateWaiters = (bundle: string) =>
-        readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`).includes(`hangar-gate\0${bundle}/gate`));
       const d = new CrunDriver({
         ...opts(),
         dataDir: own,
@@ -499,8 +530,8 @@ if (skipReason) {
       drivers.push(d);
       try {
         const first = await start(sh('echo ready; sleep 60'), d); // makes the spares
-        await waitFor('a spare with its gate', () => readdirSync(join(own, 'crun', 'gates')).length > 0, 10_000);
-        await new Promise((r) => setTimeout(r, 300)); // and in its cgroup
+        await waitFor('a spare with its gate', () => spareWithGate(own, layout), 10_000);
+        await new Promise((r) => setTimeout(r, 20));
         const ok = sh('echo ready; sleep 60');
         watched = { id: ok.machineId, fail: false };
         const h = parseCrunHandle(await start(ok, d));
@@ -510,8 +541,8 @@ if (skipReason) {
         assert.equal(cfg.hooks?.createContainer?.length, 1);
         assert.deepEqual(gateWaiters(h.bundle), []);
 
-        await waitFor('a spare with its gate', () => readdirSync(join(own, 'crun', 'gates')).length > 0, 10_000);
-        await new Promise((r) => setTimeout(r, 300));
+        await waitFor('a spare with its gate', () => spareWithGate(own, layout), 10_000);
+        await new Promise((r) => setTimeout(r, 20));
         const bad = sh('echo ready; sleep 60');
         watched = { id: bad.machineId, fail: true };
         await assert.rejects(d.start(bad), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START' && /6PN setup failed/.test(e.message));
@@ -528,14 +559,12 @@ if (skipReason) {
         await d.close();
         assert.deepEqual(readdirSync(join(own, 'crun', 'gates')), [], 'close removes the spares\' gates');
       } finally {
-        await d.close(); // before the dir goes: a spare refill due later would make its gate dir again
-        for (const n of made) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
-        rmSync(own, { recursive: true, force: true });
+        await dropDriver(d, made, own);
       }
     });
 
     test('an agent killed while a container waits at its gate: the next start of that machine clears what is left and starts it', { timeout: 60_000 }, async (t) => {
-      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      const layout = hostLayout();
       if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares (and no gates) on this host');
       const own = mkdtempSync(join(tmpdir(), 'hangar-crun-gate-crash-'));
       const prepared = [`hangar-gc${process.pid}-0`, `hangar-gc${process.pid}-1`];
@@ -543,7 +572,6 @@ if (skipReason) {
       const first = sh('echo ready; sleep 60');
       const second = sh('echo ready; sleep 60');
       const secondBundle = join(own, 'crun', containerId(second.machineId, second.instanceId));
-      const gateWaiters = () => readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`).includes(`hangar-gate\0${secondBundle}/gate`));
       // The agent: a driver in a child process whose network set-up for the second machine never
       // ends, so that machine's container waits at its gate when the child is SIGKILLed.
       const mod = (f: string) => JSON.stringify(new URL(`../../src/${f}`, import.meta.url).href);
@@ -556,10 +584,11 @@ if (skipReason) {
         `const d = new CrunDriver({ dataDir: ${JSON.stringify(own)}, images, pollMs: 50, networkCreatesNetns: true, networkNetns: () => prepared.shift(), networkSetup: async (_p, s) => { if (s.machineId === hang) await new Promise(() => {}); } });`,
         `const h = await d.start(${JSON.stringify(first)});`,
         `console.log(JSON.stringify(h));`,
-        `const { readdirSync } = await import('node:fs');`,
-        `const gates = () => { try { return readdirSync(${JSON.stringify(join(own, 'crun', 'gates'))}).length; } catch { return 0; } };`,
-        'while (gates() === 0) await new Promise((r) => setTimeout(r, 20));',
-        `await new Promise((r) => setTimeout(r, 300));`,
+        // the same wait as spareWithGate, in the agent's process
+        `const { readdirSync, readFileSync } = await import('node:fs');`,
+        `const ready = () => { try { return readdirSync(${JSON.stringify(join(own, 'crun', 'gates'))}).some((n) => readFileSync(${JSON.stringify(join(layout.controllers.memory?.path ?? '', 'hangar'))} + '/' + n + '/cgroup.procs', 'utf8').trim() !== ''); } catch { return false; } };`,
+        'while (!ready()) await new Promise((r) => setTimeout(r, 20));',
+        'await new Promise((r) => setTimeout(r, 20));',
         `await d.start(${JSON.stringify(second)});`,
       ].join('\n');
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -568,15 +597,15 @@ if (skipReason) {
       const d2 = new CrunDriver({ ...opts(), dataDir: own });
       drivers.push(d2);
       try {
-        await waitFor('the second machine to wait at its gate', () => gateWaiters().length === 1, 20_000);
+        await waitFor('the second machine to wait at its gate', () => gateWaiters(secondBundle).length === 1, 20_000);
         const gone = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
         child.kill('SIGKILL');
         await gone;
         const firstHandle = JSON.parse(out.trim().split('\n')[0] ?? '{}') as TaskHandle;
-        assert.equal(gateWaiters().length, 1, 'the container still waits at its gate (its monitor outlives the agent)');
+        assert.equal(gateWaiters(secondBundle).length, 1, 'the container still waits at its gate (its monitor outlives the agent)');
         const h = parseCrunHandle(await start(second, d2));
         await waitForLine(d2, h, isLine('ready'));
-        assert.deepEqual(gateWaiters(), [], 'the parked start is gone');
+        assert.deepEqual(gateWaiters(secondBundle), [], 'the parked start is gone');
         assert.ok(readFileSync(join(h.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8').split('\n').includes(String(h.pid)));
         for (const x of [h, parseCrunHandle(firstHandle)]) {
           await d2.destroy(x);
@@ -584,14 +613,12 @@ if (skipReason) {
         }
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await d2.close(); // before the dir goes: a spare refill due later would make its gate dir again
-        for (const n of prepared) if (existsSync(`/run/netns/${n}`)) execFileSync('ip', ['netns', 'delete', n]);
-        rmSync(own, { recursive: true, force: true });
+        await dropDriver(d2, prepared, own);
       }
     });
 
     test('a spare whose agent went away removes its own cgroup', { timeout: 30_000 }, async (t) => {
-      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      const layout = hostLayout();
       if (!sparesSupported(layout)) return t.skip('cgroup v2 controllers cannot be renamed: no spares on this host');
       const own = mkdtempSync(join(tmpdir(), 'hangar-crun-spares-'));
       try {
@@ -640,7 +667,7 @@ if (skipReason) {
       const s = { ...sh('true'), image, config: { image, init: {} } };
       await assert.rejects(driver.start(s), (e: unknown) => e instanceof DriverError && e.code === 'HANGAR_ERR_DRIVER_START' && /has no command/.test(e.message));
       const id = containerId(s.machineId, s.instanceId);
-      const layout = cgroupLayout(parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')));
+      const layout = hostLayout();
       for (const m of new Set(Object.values(layout.controllers).map((c) => c.path))) assert.equal(existsSync(join(m, 'hangar', id)), false, `cgroup ${m}/hangar/${id}`);
       assert.equal(existsSync(join(dataDir, 'crun', id)), false, 'bundle removed');
       assert.equal(existsSync(`/run/netns/${netnsName(s.machineId)}`), false, 'netns removed');
