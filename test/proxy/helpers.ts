@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { parseProxyHeader, type ParsedProxyHeader } from '../../src/core/proxy/proxy-proto.js';
 import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
-import type { MachineService } from '../../src/core/fly/machine-config.js';
+import type { MachinePort, MachineService } from '../../src/core/fly/machine-config.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.js';
 
 export async function httpUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number }> {
@@ -12,7 +12,8 @@ export async function httpUpstream(handler: (req: IncomingMessage, res: ServerRe
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-export function httpMachine(id: string, port: number, concurrency: MachineService['concurrency'] = { type: 'requests', soft_limit: 20 }, app = 'web'): RouteMachine {
+/** A started machine of `app` on 127.0.0.1:`port` (its internal port 8080) whose one service has `ports`. */
+export function serviceMachine(id: string, app: string, port: number, ports: MachinePort[], concurrency: MachineService['concurrency'] = { type: 'requests', soft_limit: 20 }): RouteMachine {
   return {
     id,
     app,
@@ -21,8 +22,12 @@ export function httpMachine(id: string, port: number, concurrency: MachineServic
     cordoned: false,
     checks: [],
     routing: { address: '127.0.0.1', ports: { '8080': port } },
-    config: { services: [{ protocol: 'tcp', internal_port: 8080, ports: [{ port: 80, handlers: ['http'] }], concurrency }] },
+    config: { services: [{ protocol: 'tcp', internal_port: 8080, ports, concurrency }] },
   };
+}
+
+export function httpMachine(id: string, port: number, concurrency: MachineService['concurrency'] = { type: 'requests', soft_limit: 20 }, app = 'web'): RouteMachine {
+  return serviceMachine(id, app, port, [{ port: 80, handlers: ['http'] }], concurrency);
 }
 
 export async function startProxy(machines: RouteMachine[], opts: ProxyServerOptions = {}, apps = ['web']): Promise<{ proxy: ProxyServer; port: number }> {

@@ -10,22 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type SecureVersion, type TLSSocket } from 'node:tls';
-import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
-import type { MachinePort } from '../../src/core/fly/machine-config.js';
+import { buildRouteTable } from '../../src/core/proxy/table.js';
 import { LocalCa } from '../../src/certs/local-ca.js';
 import { SniContexts } from '../../src/certs/sni.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { TlsFront } from '../../src/proxy/tls/front.js';
 import { H2Front } from '../../src/proxy/h2/front.js';
-import { httpUpstream } from './helpers.js';
-
-function machine(id: string, app: string, port: number, ports: MachinePort[]): RouteMachine {
-  return {
-    id, app, region: 'local', state: 'started', cordoned: false, checks: [],
-    routing: { address: '127.0.0.1', ports: { '8080': port } },
-    config: { services: [{ protocol: 'tcp', internal_port: 8080, ports, concurrency: { type: 'requests', soft_limit: 20 } }] },
-  };
-}
+import { httpUpstream, serviceMachine } from './helpers.js';
 
 describe('tls_options per port', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-tlsopt-'));
@@ -46,11 +37,11 @@ describe('tls_options per port', () => {
     const table = buildRouteTable(
       [{ name: 'strict' }, { name: 'db' }],
       [
-        machine('m1', 'strict', web.port, [
+        serviceMachine('m1', 'strict', web.port, [
           { port: 443, handlers: ['tls', 'http'], tls_options: strict },
           { port: 9443, handlers: ['tls', 'http'], tls_options: { ...strict, alpn: ['http/1.1'] } },
         ]),
-        machine('m2', 'db', (echo.address() as AddressInfo).port, [{ port: 5443, handlers: ['tls'] }]),
+        serviceMachine('m2', 'db', (echo.address() as AddressInfo).port, [{ port: 5443, handlers: ['tls'] }]),
       ],
       { httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0', portMap: { '9443': '127.0.0.1:0', '5443': '127.0.0.1:0' } },
     );

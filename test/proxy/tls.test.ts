@@ -5,22 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { connect as h2Connect } from 'node:http2';
-import { buildRouteTable, type RouteMachine } from '../../src/core/proxy/table.js';
+import { buildRouteTable } from '../../src/core/proxy/table.js';
 import { LocalCa } from '../../src/certs/local-ca.js';
 import { SniContexts } from '../../src/certs/sni.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { TlsFront } from '../../src/proxy/tls/front.js';
 import { H2Front } from '../../src/proxy/h2/front.js';
 import type { MachinePort } from '../../src/core/fly/machine-config.js';
-import { httpUpstream, raw } from './helpers.js';
-
-function machine(id: string, app: string, port: number, ports: MachinePort[]): RouteMachine {
-  return {
-    id, app, region: 'local', state: 'started', cordoned: false, checks: [],
-    routing: { address: '127.0.0.1', ports: { '8080': port } },
-    config: { services: [{ protocol: 'tcp', internal_port: 8080, ports, concurrency: { type: 'requests', soft_limit: 20 } }] },
-  };
-}
+import { httpUpstream, raw, serviceMachine } from './helpers.js';
 
 describe('TLS and HTTP/2 front', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-tls-'));
@@ -53,7 +45,7 @@ describe('TLS and HTTP/2 front', () => {
     const h2 = new H2Front();
     const front: TlsFront = new TlsFront({ table: () => proxy.table(), certs, h2 });
     proxy = new ProxyServer({ region: 'tst', secureAcceptor: front });
-    const table = buildRouteTable([{ name: 'web' }, { name: 'api' }], [machine('m1', 'web', a.port, ports.web!), machine('m2', 'api', b.port, ports.api!)], { httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0' });
+    const table = buildRouteTable([{ name: 'web' }, { name: 'api' }], [serviceMachine('m1', 'web', a.port, ports.web!), serviceMachine('m2', 'api', b.port, ports.api!)], { httpAddr: '127.0.0.1:0', httpsAddr: '127.0.0.1:0' });
     await proxy.setTable(table);
     await proxy.start();
     https = proxy.addresses().find((x) => x.spec.publicPort === 443)!.port;
