@@ -235,25 +235,18 @@ export class SpareMonitors {
    * spare removes its own when it reads EOF; a taken one's gate was moved into its bundle).
    */
   private sweep(): void {
-    if (this.opts.gateDir !== undefined) {
-      let gates: string[] = [];
+    // Names this data dir's spares had in another (an earlier) agent process.
+    const earlier = (dir: string): string[] => {
       try {
-        gates = readdirSync(this.opts.gateDir);
+        return readdirSync(dir).filter((n) => n.startsWith(this.prefix) && !n.startsWith(`${this.prefix}${process.pid}-`));
       } catch {
-        // none made yet
+        return []; // none made yet
       }
-      for (const n of gates) if (n.startsWith(this.prefix) && !n.startsWith(`${this.prefix}${process.pid}-`)) rmSync(join(this.opts.gateDir, n), { force: true });
-    }
+    };
+    if (this.opts.gateDir !== undefined) for (const n of earlier(this.opts.gateDir)) rmSync(join(this.opts.gateDir, n), { force: true });
     for (const dir of new Set(Object.values(machineCgroup(this.opts.layout, 'x').dirs))) {
       const parent = join(dir, '..');
-      let names: string[];
-      try {
-        names = readdirSync(parent);
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        if (!n.startsWith(this.prefix) || n.startsWith(`${this.prefix}${process.pid}-`)) continue;
+      for (const n of earlier(parent)) {
         try {
           rmdirSync(join(parent, n));
         } catch {
