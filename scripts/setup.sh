@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   procps            # ps/pgrep used by process-driver tests to prove nothing is left behind
   crun runc         # the crun runtime driver (runc as its fallback)
   iproute2 nftables # 6PN: netns, veth, bridges, routes; network isolation
+  gcc libc6-dev      # builds hangar-init, the crun driver's warm-container init (static C)
   busybox-static    # tests build their OCI images from it
   docker-registry   # CNCF Distribution: tests serve their images from it on loopback
   nginx-light haproxy wrk  # bench/proxy baselines and load generator

@@ -43,7 +43,7 @@ export interface NetworkingOptions {
 export interface Networking {
   readonly hostNetwork: HostNetwork;
   /** The crun driver's hooks. */
-  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns' | 'networkNetns'>>;
+  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns' | 'networkNetns' | 'networkKey'>>;
   /** Cleans up leftovers and restores the networks of running machines; call before the agent starts. */
   restore(): Promise<void>;
   /** Removes the unused prepared netns; call after the driver closed. Machines keep their networking. */
@@ -114,6 +114,14 @@ export function startNetworking(opts: NetworkingOptions): Networking {
         return net === undefined ? undefined : hostNetwork.takeNetns(net);
       } catch {
         return undefined; // a malformed address: networkSetup reports it with the driver's error
+      }
+    },
+    networkKey(spec: CrunTaskSpec): string | undefined {
+      try {
+        const net = machineNet(spec);
+        return net === undefined ? undefined : `${net.network}|${net.hostPrefix}`;
+      } catch {
+        return undefined;
       }
     },
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {

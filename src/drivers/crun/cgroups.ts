@@ -256,3 +256,23 @@ export function removeMachineCgroup(cg: MachineCgroup): string[] {
 export function isOurs(dir: string): boolean {
   return /\/hangar\/hangar-[a-z0-9-]+$/.test(dir);
 }
+
+/** SIGKILLs everything in a machine's cgroup (Hangar's own, by its name) until it is empty, for at most 5 s. */
+export async function killCgroup(cg: MachineCgroup): Promise<void> {
+  await until(() => {
+    for (const pid of cgroupPids(cg)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return cgroupPids(cg).length === 0;
+  }, 5000);
+}
+
+/** Polls `pred` every 10 ms until it holds or `maxMs` passed. */
+export async function until(pred: () => boolean, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}

@@ -25,14 +25,17 @@ import { stopWithTimeout } from '../stop.js';
 import { TaskTable, type Task as TableTask } from '../tasks.js';
 import { rotatedPath } from '../process/logs.js';
 import { readStat } from '../process/procfs.js';
-import { cgroupPids, createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, limitWrites, machineCgroup, oomKills, removeMachineCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
+import { createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, killCgroup, limitWrites, machineCgroup, oomKills, removeMachineCgroup, until, type CgroupLayout, type MachineCgroup } from './cgroups.js';
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
 import { exitFileOf, gateFileOf, go, installMonitor, openGate, readExitFile, spawnMonitor } from './monitor.js';
+import { encodeInitSpec, initBinary, readInitStatus } from './init.js';
 import { ensureNetns, markNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
-import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec } from './prepare.js';
+import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec, type ResolvedImage } from './prepare.js';
+import { keepsRootfs, layerPaths } from './rootfs.js';
 import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
+import { WarmContainers, type WarmContainer, type WarmKind } from './warm.js';
 import { machineProcessStats } from './ps.js';
 import { DEFAULT_ROOTS, findBinary, PID_FILE, RUNTIME_LOG, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
@@ -66,6 +69,16 @@ export interface CrunDriverOptions {
    * to back found 2 used up about one time in four; 0 turns them off.
    */
   readonly spareMonitors?: number;
+  /**
+   * Warm containers kept ready per kind (image and network; warm.ts), where spares can be used,
+   * the runtime is crun and hangar-init was built. Default 3, like the spares; 0 turns them off.
+   */
+  readonly warmContainers?: number;
+  /**
+   * The network a machine's netns comes from (`networkNetns`), as a key: machines with the same
+   * key can use the same prepared netns. Without it, and with `networkNetns`, no warm containers.
+   */
+  readonly networkKey?: (spec: CrunTaskSpec) => string | undefined;
 }
 
 /** `fingerprint()` with the operator-facing notes (cgroup mode, workaround, runtime). */
@@ -88,6 +101,7 @@ export class CrunDriver implements RuntimeDriver {
   private images: Promise<ImageStore> | undefined;
   private closed = false;
   private spareMonitors: SpareMonitors | null | undefined;
+  private warmContainers: WarmContainers | null | undefined;
 
   constructor(opts: CrunDriverOptions) {
     this.opts = opts;
@@ -121,10 +135,94 @@ export class CrunDriver implements RuntimeDriver {
     const rt = this.pickRuntime();
     if (!rt) throw new DriverError('HANGAR_ERR_DRIVER_START', 'neither crun nor runc is installed');
     const id = containerId(spec.machineId, spec.instanceId);
-    const bundleDir = join(this.root, id);
     await this.clearPrevious(rt, id);
+    const cg = machineCgroup(this.cgroups(), id);
+    const warm = this.warmEligible(spec) ? this.warm() : undefined;
+    if (!warm) return this.startCold(spec, rt, id, cg);
+    let image: ResolvedImage;
+    try {
+      image = await resolveImage(spec.image, () => this.imageStore());
+    } catch (err) {
+      if (err instanceof DriverError) throw err;
+      throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${(err as Error).message}`, { cause: err });
+    }
+    const kind = this.warmKind(spec, image, rt);
+    const container = kind === undefined ? undefined : warm.take(kind, cg);
+    return container ? this.startWarm(spec, rt, cg, image, container) : this.startCold(spec, rt, id, cg, image);
+  }
+
+  /**
+   * A start in a warm container (warm.ts): its limits, network and /etc files, then the
+   * machine's process to its init, which execs it. Everything of the container's own set-up
+   * happened before the machine was asked for.
+   */
+  private async startWarm(spec: CrunTaskSpec, rt: Runtime, cg: MachineCgroup, image: ResolvedImage, w: WarmContainer): Promise<TaskHandle> {
     const layout = this.cgroups();
-    const cg = machineCgroup(layout, id);
+    const nsPath = netnsPath(w.netns);
+    let network: Promise<void> = Promise.resolve();
+    try {
+      const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
+      createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
+      if (this.opts.networkSetup) {
+        network = this.opts.networkSetup(nsPath, spec);
+        network.catch(() => undefined); // awaited (and its error thrown) before the process goes to the init
+      }
+      const layers = { ...layerPaths(w.bundle), lower: image.lower };
+      // config.json now describes the machine (exec reads its process from there); the runtime read the warm one long ago.
+      const proc = writeBundle({ spec, image, bundle: w.bundle, netnsPath: nsPath, nofile: nofileLimit(hostNofileHard()) }, layers);
+      await network;
+      const payload = encodeInitSpec({ hostname: proc.hostname, uid: proc.uid, gid: proc.gid, groups: [], cwd: proc.cwd, argv: proc.argv, env: proc.env });
+      w.child.stdin?.end(payload);
+      const outcome = await readInitStatus(w.status, w.exited);
+      if (outcome !== '') {
+        const why = outcome ?? (readText(join(w.bundle, RUNTIME_LOG)).trim() || readText(join(w.bundle, 'stderr.log')).trim().split('\n').slice(-3).join('\n') || 'the warm container exited before its init ran');
+        throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${why}`);
+      }
+      const pid = await waitForPid(join(w.bundle, PID_FILE), w.exited);
+      if (pid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: the warm container ${w.name} exited`);
+      const handle: CrunHandle = {
+        driver: 'crun',
+        version: 1,
+        machine_id: spec.machineId,
+        instance_id: spec.instanceId,
+        container_id: w.name,
+        runtime: rt.path,
+        runtime_root: rt.root,
+        bundle: w.bundle,
+        pid,
+        start_ticks: readStat(pid)?.startTicks ?? 0,
+        monitor_pid: w.monitorPid,
+        monitor_start_ticks: w.monitorStartTicks,
+        started_at: new Date().toISOString(),
+        cgroup: cg,
+        netns: w.netns,
+        state_dir: spec.stateDir,
+        created_state_dir: false,
+        stdout_path: join(w.bundle, 'stdout.log'),
+        stderr_path: join(w.bundle, 'stderr.log'),
+        log_max_bytes: spec.logs.maxBytes,
+      };
+      const task = this.table.track(handle, false);
+      void w.exited.then((status) => this.finish(task, readExitFile(exitFileOf(w.bundle)) ?? (status >= 0 ? status : undefined)));
+      return handle;
+    } catch (err) {
+      killQuietly(w.monitorPid);
+      await network.catch(() => undefined);
+      await Promise.race([w.exited, new Promise((r) => setTimeout(r, 2000))]);
+      await killCgroup(cg);
+      if (existsSync(join(rt.root, w.name))) await runtimeDelete(rt, w.name).catch(() => undefined);
+      removeMachineCgroup(cg);
+      await removeNetns(w.netns, w.name, join(this.root, 'netns'));
+      rmSync(w.bundle, { recursive: true, force: true });
+      if (err instanceof DriverError) throw err;
+      throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** A cold start: the monitor mounts the root and runs the runtime for this machine (module comment). */
+  private async startCold(spec: CrunTaskSpec, rt: Runtime, id: string, cg: MachineCgroup, resolved?: ResolvedImage): Promise<TaskHandle> {
+    const bundleDir = join(this.root, id);
+    const layout = this.cgroups();
     const createdBundle = !existsSync(bundleDir);
     const markers = join(this.root, 'netns');
     const ownNs = netnsName(spec.machineId);
@@ -166,7 +264,7 @@ export class CrunDriver implements RuntimeDriver {
         // prepared netns needs no new process, and the turn of the event loop would only cost time.
         if (nsName === ownNs || !hookCreates) await new Promise((r) => setImmediate(r));
       };
-      const image = await resolveImage(spec.image, () => this.imageStore());
+      const image = resolved ?? (await resolveImage(spec.image, () => this.imageStore()));
       installMonitor(this.monitorScript);
       const createdStateDir = !existsSync(spec.stateDir);
       mkdirSync(spec.stateDir, { recursive: true });
@@ -368,6 +466,7 @@ export class CrunDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.warmContainers?.close();
     await this.spareMonitors?.close();
     this.table.close();
   }
@@ -411,6 +510,71 @@ export class CrunDriver implements RuntimeDriver {
       }
     }
     return this.spareMonitors ?? undefined;
+  }
+
+  /**
+   * Whether a start may use a warm container: its bundle must not need the machine before the
+   * runtime runs (volumes are mounts in config.json, `files[]` go into the upper dir before the
+   * overlay is mounted, a persistent root is the machine's own upper dir).
+   */
+  private warmEligible(spec: CrunTaskSpec): boolean {
+    return spec.mounts.length === 0 && (spec.config.files ?? []).length === 0 && !keepsRootfs(spec.config.rootfs?.persist);
+  }
+
+  /** The warm kind of a start (image and network), or undefined when its network cannot say which. */
+  private warmKind(spec: CrunTaskSpec, image: ResolvedImage, rt: Runtime): WarmKind | undefined {
+    if (rt.kind !== 'crun') return undefined;
+    const markers = join(this.root, 'netns');
+    const take = this.opts.networkNetns;
+    if (take) {
+      const net = this.opts.networkKey?.(spec);
+      if (net === undefined) return undefined;
+      return {
+        key: `${image.lower}|${net}`,
+        lower: image.lower,
+        // A prepared netns of the machine's network (this spec stands for any machine of it).
+        netns: async (container) => {
+          const ns = take(spec);
+          if (ns !== undefined) markNetns(ns, container, markers);
+          return ns;
+        },
+      };
+    }
+    return {
+      key: `${image.lower}|`,
+      lower: image.lower,
+      netns: async (container) => {
+        await ensureNetns(container, container, markers, { loopback: true });
+        return container;
+      },
+    };
+  }
+
+  /** The warm containers, made on first use; undefined where they cannot or should not be used. */
+  private warm(): WarmContainers | undefined {
+    if (this.warmContainers === undefined) {
+      const size = this.opts.warmContainers ?? 3;
+      const rt = this.pickRuntime();
+      const init = initBinary();
+      // They ride on the spare monitors' conditions: a renamable (all v1) cgroup layout, root.
+      if (size <= 0 || this.closed || rt?.kind !== 'crun' || init === undefined || this.spares() === undefined) this.warmContainers = null;
+      else {
+        this.warmContainers = new WarmContainers({
+          script: this.monitorScript,
+          layout: this.cgroups(),
+          root: this.root,
+          runtime: rt,
+          initBinary: init,
+          markers: join(this.root, 'netns'),
+          nofile: nofileLimit(hostNofileHard()),
+          size,
+          refillDelayMs: 200,
+          idleMs: 10 * 60_000,
+          readonlyRuntime: { path: rt.path, copy: join(this.root, 'crun.ro') },
+        });
+      }
+    }
+    return this.warmContainers ?? undefined;
   }
 
   private cgroups(): CgroupLayout {
@@ -527,15 +691,4 @@ async function waitForPid(pidFile: string, exited: Promise<number>): Promise<num
   return undefined;
 }
 
-/** SIGKILLs everything in a machine's cgroup (Hangar's own, by its name) until it is empty, for at most 5 s. */
-async function killCgroup(cg: MachineCgroup): Promise<void> {
-  await until(() => {
-    for (const pid of cgroupPids(cg)) killQuietly(pid);
-    return cgroupPids(cg).length === 0;
-  }, 5000);
-}
 
-async function until(pred: () => boolean, maxMs: number): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-}

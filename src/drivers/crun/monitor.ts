@@ -40,6 +40,7 @@ export const MONITOR_SCRIPT = `#!/bin/sh
 #        monitor.sh spare <unmount-or-empty> <runtime-or-empty> <read-only copy> <gate-or-empty> <own cgroup dirs...>
 #          (the rest on stdin, one a line: bundle, lowerdir, stdout, stderr, runtime argv..., empty line)
 #        monitor.sh exec <runtime argv...>
+#        monitor.sh warm <unmount-or-empty> <runtime-or-empty> <read-only copy> <bundle> <lowerdir> <cgroup dirs, a line each> <runtime argv...>
 # then "go" on stdin. The runtime runs in the bundle dir; its argv is relative to it.
 mode=$1
 shift
@@ -47,6 +48,42 @@ if [ "$mode" = exec ]; then
   IFS= read -r go || exit 125
   [ "$go" = go ] || exit 125
   exec "$@"
+fi
+if [ "$mode" = warm ]; then
+  # A warm container (warm.ts): set up now, its init (hangar-init) reads the machine from the
+  # rest of this stdin once the driver takes it. Not taken (EOF: the agent closed it or died):
+  # the init exits, and this removes the bundle and the cgroup, so nothing is left.
+  unified=$1 runtime=$2 ro=$3 bundle=$4 lower=$5 cgdirs=$6
+  shift 6
+  unwanted() {
+    cd / || return
+    umount "$bundle/rootfs" 2>/dev/null
+    rm -rf "$bundle"
+    IFS='
+'
+    for dir in $cgdirs; do echo $$ >"\${dir%/*}/cgroup.procs"; done 2>/dev/null
+    for dir in $cgdirs; do rmdir "$dir"; done 2>/dev/null
+  }
+  if [ -n "$unified" ]; then umount "$unified" || exit 125; fi
+  if [ -n "$runtime" ] && ! mount --bind -o ro "$runtime" "$ro" 2>/dev/null; then runtime=; fi
+  cd "$bundle" || exit 125
+  mkfifo -m 600 status || exit 125
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$bundle/upper,workdir=$bundle/work" "$bundle/rootfs" 2>>runtime.log || exit 125
+  if ! IFS= read -r go || [ "$go" != go ]; then
+    unwanted
+    exit 125
+  fi
+  if [ "$1" = "$runtime" ]; then
+    shift
+    set -- "$ro" "$@"
+    export _LIBCONTAINER_CLONED_BINARY=1
+  fi
+  "$@"
+  status=$?
+  printf '%s\n' "$status" >exit
+  # The driver writes "machine" when it takes the container; after that the bundle is the machine's.
+  if [ ! -e machine ]; then unwanted; fi
+  exit "$status"
 fi
 # The unmount needs no cgroup and no network: done while the driver still sets up the machine
 # (or, for a spare, before there is a machine).

@@ -39,6 +39,8 @@ export interface OciSpecInput {
    * for writing ({@link gateHook}); unset: the container runs straight through.
    */
   readonly gate?: string;
+  /** Capabilities on top of the defaults: a warm container's init (init.ts `INIT_ONLY_CAPABILITIES`), which drops them again. */
+  readonly extraCapabilities?: readonly string[];
 }
 
 /**
@@ -102,7 +104,7 @@ export function envList(env: Readonly<Record<string, string>>): string[] {
 
 /** The config.json object for one machine. Pure. */
 export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
-  const caps = [...DEFAULT_CAPABILITIES];
+  const caps = [...DEFAULT_CAPABILITIES, ...(input.extraCapabilities ?? [])];
   const linux: Record<string, unknown> = {
     namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network', path: input.netnsPath }],
     maskedPaths: MASKED_PATHS,

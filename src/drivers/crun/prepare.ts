@@ -10,7 +10,7 @@ import { mergeImageConfig, type ImageRunConfig } from '../../images/config.js';
 import { DriverError, type TaskSpec } from '../types.js';
 import { hostnameFile, hostsFile, resolvConf } from './etc.js';
 import { overlayPathProblem } from './monitor.js';
-import { buildOciSpec, type OciBindMount } from './oci-spec.js';
+import { buildOciSpec, envList, type OciBindMount } from './oci-spec.js';
 import { keepsRootfs, prepareLayers, resolveUser, writeMachineFiles } from './rootfs.js';
 
 /** Networking facts the agent adds to a TaskSpec for the crun driver (all optional). */
@@ -90,8 +90,19 @@ export function prepareRootfs(input: Pick<BundleInput, 'spec' | 'image' | 'bundl
   return { dir: bundle, upper: layers.upper, work: layers.work, rootfs: layers.rootfs, lower: image.lower };
 }
 
+/** What {@link writeBundle} put in config.json's process: a warm container's init applies the same (warm.ts). */
+export interface MachineProcessSpec {
+  readonly argv: readonly string[];
+  /** `KEY=value`, as in config.json. */
+  readonly env: readonly string[];
+  readonly cwd: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly hostname: string;
+}
+
 /** The second half (after {@link prepareRootfs}): /etc files and config.json. */
-export function writeBundle(input: BundleInput, layers: Bundle): void {
+export function writeBundle(input: BundleInput, layers: Pick<Bundle, 'upper' | 'rootfs' | 'lower'>): MachineProcessSpec {
   const { spec, bundle } = input;
   const proc = machineProcess(input);
   const both = { upper: layers.upper, lower: layers.lower };
@@ -133,6 +144,7 @@ export function writeBundle(input: BundleInput, layers: Bundle): void {
   });
   // 0600: the environment holds the machine's secrets.
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci, null, 1), { mode: 0o600 });
+  return { argv: proc.argv, env: envList(proc.env), cwd: proc.workingDir, uid: user.uid, gid: user.gid, hostname };
 }
 
 /** The process the machine runs: the image config merged with the machine's `init` and env. */

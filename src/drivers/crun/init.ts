@@ -1,0 +1,87 @@
+/**
+ * The driver's side of `hangar-init` (init/hangar-init.c), the first process of a warm container
+ * (warm.ts): where its binary is, the spec it is sent on stdin, and the outcome it reports on
+ * its status FIFO. The C file's header documents the protocol; this file and it change together.
+ */
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+/** Where the container sees the init binary and its status FIFO (bind mounts it removes before the exec). */
+export const INIT_PATH = '/dev/hangar-init';
+export const STATUS_PATH = '/dev/hangar-status';
+
+/**
+ * Capabilities only the init holds: CAP_SYS_ADMIN, for sethostname and unmounting its helper
+ * mounts. The init drops them from every set before the exec, so the machine gets exactly what
+ * a cold start gives it (oci-spec.ts DEFAULT_CAPABILITIES). Numbers from linux/capability.h.
+ */
+export const INIT_ONLY_CAPABILITIES: ReadonlyArray<readonly [string, number]> = [['CAP_SYS_ADMIN', 21]];
+
+/**
+ * The init binary built with the package (`npm run build` compiles init/hangar-init.c next to
+ * this module), or undefined where it was not built (no C compiler): then there are no warm
+ * containers and every start is a cold one.
+ */
+export function initBinary(): string | undefined {
+  const path = fileURLToPath(new URL('./hangar-init', import.meta.url));
+  return existsSync(path) ? path : undefined;
+}
+
+export interface InitSpec {
+  readonly hostname: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+  readonly cwd: string;
+  readonly argv: readonly string[];
+  /** `KEY=value` entries. */
+  readonly env: readonly string[];
+}
+
+/** The stdin bytes of hangar-init: `key NUL value NUL` records ending with `end`. Pure. */
+export function encodeInitSpec(spec: InitSpec): Buffer {
+  const records: Array<[string, string]> = [
+    ['v', '1'],
+    ['hostname', spec.hostname],
+    ['uid', String(spec.uid)],
+    ['gid', String(spec.gid)],
+    ['groups', spec.groups.join(',')],
+    ['cwd', spec.cwd],
+    ...INIT_ONLY_CAPABILITIES.map(([, n]): [string, string] => ['drop', String(n)]),
+    ...spec.argv.map((a): [string, string] => ['arg', a]),
+    ...spec.env.map((e): [string, string] => ['env', e]),
+    ['end', ''],
+  ];
+  for (const [k, v] of records) {
+    if (v.includes('\0')) throw new Error(`the machine's ${k} ${JSON.stringify(v.slice(0, 40))} contains a NUL character`);
+  }
+  return Buffer.from(records.map(([k, v]) => `${k}\0${v}\0`).join(''), 'utf8');
+}
+
+/**
+ * The init's outcome: '' when it exec'd the machine's command (its close-on-exec end closed with
+ * nothing written), its message when it failed, undefined when the monitor exited before the
+ * init opened its end (the runtime or the init died early: their stderr tells why). Opens the
+ * FIFO for reading with a blocking open on libuv's thread pool, which returns once the init
+ * opens its end; a reader that will never get a writer is released by a writer of our own.
+ */
+export async function readInitStatus(fifo: string, monitorExited: Promise<unknown>): Promise<string | undefined> {
+  const opening = open(fifo, constants.O_RDONLY);
+  const opened = await Promise.race([opening.then(() => true), monitorExited.then(() => false)]);
+  if (!opened) {
+    const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      await (await opening).close();
+    } finally {
+      closeSync(writer);
+    }
+    return undefined;
+  }
+  const fh = await opening;
+  try {
+    return (await fh.readFile('utf8')).trim();
+  } finally {
+    await fh.close();
+  }
+}
