@@ -98,6 +98,9 @@ export const TAKEN_FILE = 'machine';
 
 let warmCounter = 0;
 
+/** How soon a refill that found no netns looks again (ms). */
+const RETRY_MS = 50;
+
 export class WarmContainers {
   private readonly opts: WarmOptions;
   private readonly prefix: string;
@@ -181,6 +184,7 @@ export class WarmContainers {
 
   private async refill(): Promise<void> {
     const now = Date.now();
+    let starved = false;
     for (const [key, k] of this.kinds) {
       if (now - k.lastWanted > this.opts.idleMs) {
         this.kinds.delete(key);
@@ -192,7 +196,11 @@ export class WarmContainers {
       try {
         while (!this.closed && this.kinds.get(key) === k && this.pool.filter((m) => m.key === key).length < this.opts.size) {
           const m = await this.makeOne(k.kind);
-          if (!m) break;
+          if (!m) {
+            // No netns of the network is ready (its pool refills too): look again soon.
+            starved = true;
+            break;
+          }
           this.pool.push(m);
         }
       } catch {
@@ -202,7 +210,8 @@ export class WarmContainers {
       }
     }
     // Idle kinds are dropped on the next refill: keep one coming while any kind is known.
-    if (this.kinds.size > 0) this.schedule(Math.max(this.opts.idleMs, this.opts.refillDelayMs));
+    if (starved) this.schedule(RETRY_MS);
+    else if (this.kinds.size > 0) this.schedule(Math.max(this.opts.idleMs, this.opts.refillDelayMs));
   }
 
   /** One more container of `kind`; undefined when no netns can be had now. @throws when it cannot be set up */
