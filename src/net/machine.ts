@@ -10,6 +10,7 @@
  * (pool.ts), a machine that was given a prepared netns (`takeNetns`) only has its per-machine
  * lines run by processes already waiting, and falls back to the full path if that fails.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -19,6 +20,7 @@ import { ensureBridge, ensureIpv6Forwarding, IPV6_FORWARDING, removeBridge } fro
 import { NetError } from './errors.js';
 import { Isolation } from './isolation.js';
 import { NetnsPool } from './pool.js';
+import { memberEth0, planPoolMember, type MemberEth0 } from './pool-plan.js';
 import {
   bridgeName,
   DEFAULT_TABLE,
@@ -28,6 +30,7 @@ import {
   planMachine,
   poolNetnsName,
   poolVethName,
+  renderBatch,
   planMachineTeardown,
   planNeighbourRemoval,
   vethName,
@@ -92,6 +95,8 @@ export class HostNetwork {
   /** Networks (`readyKey`) this owner ensured (bridge, forwarding, rules) and has not removed since. */
   private readonly ready = new Set<string>();
   private readonly pool: NetnsPool | undefined;
+  /** The label of this server's pool members (and warm containers' netns), when it has a pool. */
+  private readonly owner: string | undefined;
   /** Address and network of each machine this owner set up, for its teardown. */
   private readonly addresses = new Map<string, { address: string; network: number }>();
 
@@ -100,6 +105,7 @@ export class HostNetwork {
     this.isolation = new Isolation(this.runner, options.table ?? DEFAULT_TABLE);
     this.forwardingSysctl = options.forwardingSysctl ?? IPV6_FORWARDING;
     const pool = options.pool;
+    this.owner = pool?.owner;
     if (pool && (pool.size ?? 3) > 0) {
       this.pool = new NetnsPool({
         runner: this.runner,
@@ -127,6 +133,36 @@ export class HostNetwork {
       return undefined;
     }
     return this.pool.take({ network: spec.network, hostPrefix: spec.hostPrefix });
+  }
+
+  /**
+   * A new netns for a warm container (src/drivers/crun/warm.ts) of `spec`'s network, which the
+   * container's own monitor makes: a pool member's name and plan (pool-plan.ts), as the texts of
+   * its two `ip -batch` runs (host, then inside the netns), so start-up cleanup and teardown know
+   * it as a pool member. Undefined without a pool owner, or for a malformed spec. The caller
+   * writes the netns marker before the netns is made.
+   */
+  warmMember(spec: NetworkSpec): { netns: string; host: string; inside: string } | undefined {
+    if (this.owner === undefined) return undefined;
+    try {
+      const name = { owner: this.owner, id: randomBytes(5).toString('hex'), network: { network: spec.network, hostPrefix: spec.hostPrefix } };
+      const plan = planPoolMember(name);
+      return { netns: poolNetnsName(name.owner, name.id), host: renderBatch(plan.host), inside: renderBatch(plan.inside) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A warm container's netns becomes a machine's: what its init gives `eth0` (pool-plan.ts
+   * `memberEth0`), and `neighbour`, the host's entry for it, to run once eth0 is up (best
+   * effort: without it the host finds the machine by neighbour discovery).
+   * @throws NetError `HANGAR_ERR_NET_INVALID`
+   */
+  warmTake(spec: MachineNetSpec): { eth0: MemberEth0; neighbour: () => Promise<void> } {
+    const { eth0, neigh } = memberEth0(spec, spec);
+    this.addresses.set(spec.machineId, { address: eth0.address, network: spec.network });
+    return { eth0, neighbour: () => this.runner.ipBatch(neigh) };
   }
 
   /** Members ready for a network now (tests, diagnostics). */

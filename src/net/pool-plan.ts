@@ -55,29 +55,49 @@ export function planPoolMember(m: PoolMemberName): { host: IpBatch; inside: IpBa
  * @throws NetError `HANGAR_ERR_NET_INVALID` for a malformed spec or a member of another network.
  */
 export function planPoolTake(spec: MachineNetSpec, m: PoolMemberName): { host: IpBatch; inside: IpBatch } {
-  if (spec.network !== m.network.network || spec.hostPrefix !== m.network.hostPrefix) {
-    throw new NetError('HANGAR_ERR_NET_INVALID', `machine ${spec.machineId}: pool member of network ${m.network.network} (${m.network.hostPrefix}) cannot serve network ${spec.network} (${spec.hostPrefix})`);
-  }
-  if (spec.mtu !== undefined) throw new NetError('HANGAR_ERR_NET_INVALID', `machine ${spec.machineId}: pool members have the default MTU, ${spec.mtu} was asked for`);
   const netns = poolNetnsName(m.owner, m.id);
-  // planMachine validates the spec and gives the address in its canonical form.
-  const full = planMachine(spec, netns);
-  const address = full.neigh.commands[0]?.args[2] ?? spec.address;
-  const gateway = bridgeAddress(spec.hostPrefix);
-  const mac = machineMac(spec.machineId);
+  const { eth0, neigh } = memberEth0(spec, m.network);
   const step = (what: string): string => `machine ${spec.machineId} (netns ${netns}): ${what}`;
   return {
-    host: full.neigh,
+    host: neigh,
     inside: {
       netns,
       commands: [
-        { args: ['link', 'set', 'eth0', 'address', mac], step: step(`eth0 MAC ${mac}`) },
-        { args: ['link', 'set', 'eth0', 'alias', vethAlias(spec.machineId, spec.network)], step: step('label eth0') },
-        { args: ['addr', 'add', `${address}/64`, 'dev', 'eth0', 'nodad'], step: step(`add address ${address}/64`) },
+        { args: ['link', 'set', 'eth0', 'address', eth0.mac], step: step(`eth0 MAC ${eth0.mac}`) },
+        { args: ['link', 'set', 'eth0', 'alias', eth0.alias], step: step('label eth0') },
+        { args: ['addr', 'add', `${eth0.address}/64`, 'dev', 'eth0', 'nodad'], step: step(`add address ${eth0.address}/64`) },
         { args: ['link', 'set', 'eth0', 'up'], step: step('eth0 up') },
-        { args: ['route', 'add', 'default', 'via', gateway, 'dev', 'eth0'], step: step(`default route via ${gateway}`) },
+        { args: ['route', 'add', 'default', 'via', eth0.gateway, 'dev', 'eth0'], step: step(`default route via ${eth0.gateway}`) },
       ],
     },
+  };
+}
+
+/** What a machine's `eth0` gets in a member: MAC (while down), label, address (a /64, `nodad`), up, default route. */
+export interface MemberEth0 {
+  readonly mac: string;
+  readonly alias: string;
+  /** Canonical text. */
+  readonly address: string;
+  readonly gateway: string;
+}
+
+/**
+ * The machine's `eth0` in a member of `network`, and the host's neighbour entry for it (run after
+ * eth0 is up), for whoever applies them: `ip` (planPoolTake) or a warm container's init.
+ * @throws NetError `HANGAR_ERR_NET_INVALID` for a malformed spec or a member of another network.
+ */
+export function memberEth0(spec: MachineNetSpec, network: NetworkSpec): { eth0: MemberEth0; neigh: IpBatch } {
+  if (spec.network !== network.network || spec.hostPrefix !== network.hostPrefix) {
+    throw new NetError('HANGAR_ERR_NET_INVALID', `machine ${spec.machineId}: pool member of network ${network.network} (${network.hostPrefix}) cannot serve network ${spec.network} (${spec.hostPrefix})`);
+  }
+  if (spec.mtu !== undefined) throw new NetError('HANGAR_ERR_NET_INVALID', `machine ${spec.machineId}: pool members have the default MTU, ${spec.mtu} was asked for`);
+  // planMachine validates the spec and gives the address in its canonical form.
+  const full = planMachine(spec, 'hangar-x');
+  const address = full.neigh.commands[0]?.args[2] ?? spec.address;
+  return {
+    eth0: { mac: machineMac(spec.machineId), alias: vethAlias(spec.machineId, spec.network), address, gateway: bridgeAddress(spec.hostPrefix) },
+    neigh: full.neigh,
   };
 }
 

@@ -43,7 +43,7 @@ export interface NetworkingOptions {
 export interface Networking {
   readonly hostNetwork: HostNetwork;
   /** The crun driver's hooks. */
-  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns' | 'networkNetns' | 'networkKey'>>;
+  readonly hooks: Required<Pick<CrunDriverOptions, 'networkSetup' | 'networkTeardown' | 'networkCreatesNetns' | 'networkNetns' | 'networkWarm'>>;
   /** Cleans up leftovers and restores the networks of running machines; call before the agent starts. */
   restore(): Promise<void>;
   /** Removes the unused prepared netns; call after the driver closed. Machines keep their networking. */
@@ -116,13 +116,30 @@ export function startNetworking(opts: NetworkingOptions): Networking {
         return undefined; // a malformed address: networkSetup reports it with the driver's error
       }
     },
-    networkKey(spec: CrunTaskSpec): string | undefined {
-      try {
+    networkWarm: {
+      key(spec: CrunTaskSpec): string | undefined {
+        try {
+          const net = machineNet(spec);
+          return net === undefined ? undefined : `${net.network}|${net.hostPrefix}`;
+        } catch {
+          return undefined; // a malformed address: the start goes cold, and networkSetup reports it
+        }
+      },
+      member(spec: CrunTaskSpec) {
+        try {
+          const net = machineNet(spec);
+          return net === undefined ? undefined : hostNetwork.warmMember(net);
+        } catch {
+          return undefined;
+        }
+      },
+      async take(spec: CrunTaskSpec) {
         const net = machineNet(spec);
-        return net === undefined ? undefined : `${net.network}|${net.hostPrefix}`;
-      } catch {
-        return undefined;
-      }
+        if (net === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(spec.network?.privateIp ?? '')}); was it created on a 6PN host?`);
+        const taken = hostNetwork.warmTake(net);
+        await announce(net.network);
+        return taken;
+      },
     },
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
       const net = machineNet(spec);

@@ -140,21 +140,29 @@ if (skipReason) {
       rmSync(dataDir, { recursive: true, force: true });
     });
 
-    test('a start of a known kind runs in a warm container, exactly as the cold start of the same machine runs', { timeout: 60_000 }, async () => {
+    test('a start of a known kind runs in a warm container, exactly as the cold start of the same machine runs (files[] included)', { timeout: 60_000 }, async () => {
       const script = [
         'echo "$(id -u):$(id -g) $(hostname) $(cat /etc/hostname) $(pwd) $HANGAR_TEST_VAR"',
         "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status",
         "grep 'open files' /proc/self/limits",
         'ls -a /dev',
         'ls -a /',
+        "stat -c '%a %u %g %s' /etc/app /etc/app/conf.txt /tmp/data.bin",
+        'cat /etc/app/conf.txt',
         'echo ready',
         'exec sleep 600',
       ].join('; ');
-      const coldSpec = sh(script);
+      // files[]: one in a directory the image lacks, one in one it has
+      const files = [
+        { guest_path: '/etc/app/conf.txt', raw_value: Buffer.from('hello file\n').toString('base64'), mode: 0o600 },
+        { guest_path: '/tmp/data.bin', raw_value: Buffer.from([0, 1, 2, 255, 10]).toString('base64') },
+      ];
+      const withFiles = (t: TaskSpec): TaskSpec => ({ ...t, config: { ...t.config, files } });
+      const coldSpec = withFiles(sh(script));
       const cold = await start(coldSpec);
       assert.equal(isWarm(cold), false, 'the first start of a kind is cold');
       await untilWarm();
-      const warmSpec = sh(script);
+      const warmSpec = withFiles(sh(script));
       const guest = { cpu_kind: 'shared', cpus: 1, memory_mb: 384 } as const;
       const warm = await start({ ...warmSpec, config: { ...warmSpec.config, guest } });
       assert.equal(isWarm(warm), true, 'the second start took a warm container');
@@ -165,6 +173,7 @@ if (skipReason) {
       const [a, b] = [await out(cold), await out(warm)];
       assert.equal(b.replaceAll(warmSpec.machineId, 'M'), a.replaceAll(coldSpec.machineId, 'M'), 'same user, hostname, cwd, env, capabilities, limits, /dev and root');
       assert.match(b, new RegExp(`^0:0 ${warmSpec.machineId} ${warmSpec.machineId} ${PROGRAMS_DIR} from-machine$`, 'm'));
+      assert.match(b, /^755 0 0 \d+\n600 0 0 11\n644 0 0 5\nhello file$/m, 'the files, their modes, owners and sizes');
       const h = parseCrunHandle(warm);
       assert.equal(readFileSync(join(h.cgroup.dirs.memory ?? '', 'memory.limit_in_bytes'), 'utf8').trim(), String(384 * 1024 * 1024), "the machine's memory limit");
       assert.ok(readFileSync(join(h.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8').split('\n').includes(String(h.pid)), "the machine runs in its own cgroup");

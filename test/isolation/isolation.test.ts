@@ -8,7 +8,7 @@
  * the same way (control/networks.ts), so the isolation exercised is the same.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -32,6 +32,14 @@ const reason = await skipReason();
 if (reason) console.log(`# isolation tests skipped: ${reason}`);
 
 const BB = '/bin/busybox';
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-iso-'));
@@ -105,6 +113,31 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
     // ... while its own names resolve
     const own = await exec(s, 'other', o.id, [BB, 'wget', '-qO-', `http://${o.id}.vm.other.internal:8080/`]);
     assert.equal(own.stdout, 'other\n');
+  });
+
+  test('a machine of a kind started before runs in a warm container, on its own address, found by its .internal names', async () => {
+    const s = server();
+    const crunDir = join(dataDir, 'crun');
+    // the warm containers of this server: set up (their init waits) and not taken
+    const ready = () => readdirSync(crunDir).filter((n) => n.startsWith('hangar-warm-') && existsSync(join(crunDir, n, 'init.pid')) && !existsSync(join(crunDir, n, 'machine')));
+    await create('web', httpdConfig('first\n'));
+    await waitFor('a warm container', () => ready().length > 0, 30_000, 50);
+    const w = await create('web', httpdConfig('warm\n'));
+    const bundle = readdirSync(crunDir).find((n) => n.startsWith('hangar-warm-') && readText(join(crunDir, n, 'machine')) === w.id);
+    assert.ok(bundle, `machine ${w.id} took a warm container`);
+    const inside = await exec(s, 'web', w.id, [BB, 'sh', '-c', 'echo $FLY_PRIVATE_IP; hostname; ip -6 addr show dev eth0 | grep -c "inet6 fdaa"; ip -6 route | grep default']);
+    const lines = inside.stdout.split('\n');
+    assert.equal(lines[0], w.private_ip);
+    assert.equal(lines[1], w.id);
+    assert.equal(lines[2], '1', 'eth0 has the machine\'s one 6PN address');
+    assert.match(lines[3] ?? '', /^default via fdaa:[0-9a-f:]+::1 dev eth0/);
+    const probe = (await api(s, 'GET', '/v1/apps/client/machines')).json as unknown as Array<{ id: string }>;
+    const from = probe[0]?.id;
+    assert.ok(from);
+    for (const url of [`http://${w.id}.vm.web.internal:8080/`, `http://[${w.private_ip}]:8080/`]) {
+      const r = await exec(s, 'client', from, [BB, 'wget', '-qO-', url]);
+      assert.equal(r.stdout, 'warm\n', `${url}: ${r.stderr}`);
+    }
   });
 
   test('a 256 MB machine allocating 1 GB is OOM-killed; a pids bomb is contained', async () => {

@@ -18,6 +18,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MachineFile } from '../../core/fly/machine-config.js';
 import { ImageStore } from '../../images/store.js';
 import type { ExecOptions, ExecResult, ExitResult, Fingerprint, LogFollowOptions, LogSubscription, ProcessStat, RuntimeDriver, StopOptions, TaskHandle, TaskInspection, TaskSpec } from '../types.js';
 import { DriverError, killedBy, signalName } from '../types.js';
@@ -29,13 +30,13 @@ import { createMachineCgroup, describeLayout, detectCgroups, enterCgroupAsync, k
 import { execInMachine } from './exec.js';
 import { containerId, netnsName, parseCrunHandle, type CrunHandle } from './handle.js';
 import { exitFileOf, gateFileOf, go, installMonitor, openGate, readExitFile, spawnMonitor } from './monitor.js';
-import { encodeInitSpec, initBinary, readInitStatus } from './init.js';
+import { encodeInitSpec, initBinary, readInitStatus, type InitEth0, type InitFile } from './init.js';
 import { ensureNetns, markNetns, netnsOwnedBy, netnsPath, removeNetns } from './netns.js';
 import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec, type ResolvedImage } from './prepare.js';
 import { keepsRootfs, layerPaths } from './rootfs.js';
 import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
-import { WarmContainers, type WarmContainer, type WarmKind } from './warm.js';
+import { WarmContainers, type WarmContainer, type WarmKind, type WarmNetns } from './warm.js';
 import { machineProcessStats } from './ps.js';
 import { DEFAULT_ROOTS, findBinary, PID_FILE, RUNTIME_LOG, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
@@ -75,10 +76,20 @@ export interface CrunDriverOptions {
    */
   readonly warmContainers?: number;
   /**
-   * The network a machine's netns comes from (`networkNetns`), as a key: machines with the same
-   * key can use the same prepared netns. Without it, and with `networkNetns`, no warm containers.
+   * The network side of warm containers (warm.ts): without it, and with `networkSetup`, every
+   * start is cold; without either, warm containers get a netns with loopback only.
    */
-  readonly networkKey?: (spec: CrunTaskSpec) => string | undefined;
+  readonly networkWarm?: WarmNetwork;
+}
+
+/** How warm containers get the machine's network (src/server/networking.ts supplies the 6PN one). */
+export interface WarmNetwork {
+  /** Machines with the same key can use each other's warm containers; undefined: this one starts cold. */
+  key(spec: CrunTaskSpec): string | undefined;
+  /** A new netns for a warm container of `spec`'s network (WarmNetns), or undefined. */
+  member(spec: CrunTaskSpec): WarmNetns | undefined;
+  /** The netns becomes `spec`'s: what its init gives eth0, and the host side to run once eth0 is up. */
+  take(spec: CrunTaskSpec): Promise<{ eth0: InitEth0; neighbour: () => Promise<void> }>;
 }
 
 /** `fingerprint()` with the operator-facing notes (cgroup mode, workaround, runtime). */
@@ -147,7 +158,7 @@ export class CrunDriver implements RuntimeDriver {
       throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${(err as Error).message}`, { cause: err });
     }
     const kind = this.warmKind(spec, image, rt);
-    const container = kind === undefined ? undefined : warm.take(kind, cg);
+    const container = kind === undefined ? undefined : warm.take(kind, cg, spec.machineId);
     return container ? this.startWarm(spec, rt, cg, image, container) : this.startCold(spec, rt, id, cg, image);
   }
 
@@ -159,25 +170,28 @@ export class CrunDriver implements RuntimeDriver {
   private async startWarm(spec: CrunTaskSpec, rt: Runtime, cg: MachineCgroup, image: ResolvedImage, w: WarmContainer): Promise<TaskHandle> {
     const layout = this.cgroups();
     const nsPath = netnsPath(w.netns);
-    let network: Promise<void> = Promise.resolve();
+    let network: Promise<Awaited<ReturnType<WarmNetwork['take']>> | undefined> = Promise.resolve(undefined);
     try {
       const versions = Object.fromEntries(Object.entries(layout.controllers).map(([c, m]) => [c, m.version]));
       createMachineCgroup(layout, cg, limitWrites(spec.config.guest, this.opts.pidsLimit ?? 4096, versions));
-      if (this.opts.networkSetup) {
-        network = this.opts.networkSetup(nsPath, spec);
-        network.catch(() => undefined); // awaited (and its error thrown) before the process goes to the init
-      }
+      const net = this.opts.networkWarm?.take(spec);
+      network = net ?? Promise.resolve(undefined);
+      network.catch(() => undefined); // awaited (and its error thrown) before the process goes to the init
+      const files = initFiles(spec.config.files ?? []);
       const layers = { ...layerPaths(w.bundle), lower: image.lower };
       // config.json now describes the machine (exec reads its process from there); the runtime read the warm one long ago.
       const proc = writeBundle({ spec, image, bundle: w.bundle, netnsPath: nsPath, nofile: nofileLimit(hostNofileHard()) }, layers);
-      await network;
-      const payload = encodeInitSpec({ hostname: proc.hostname, uid: proc.uid, gid: proc.gid, groups: [], cwd: proc.cwd, argv: proc.argv, env: proc.env });
+      const taken = await network;
+      const payload = encodeInitSpec({ hostname: proc.hostname, uid: proc.uid, gid: proc.gid, groups: [], cwd: proc.cwd, argv: proc.argv, env: proc.env, files, ...(taken ? { eth0: taken.eth0 } : {}) });
       w.child.stdin?.end(payload);
       const outcome = await readInitStatus(w.status, w.exited);
       if (outcome !== '') {
         const why = outcome ?? (readText(join(w.bundle, RUNTIME_LOG)).trim() || readText(join(w.bundle, 'stderr.log')).trim().split('\n').slice(-3).join('\n') || 'the warm container exited before its init ran');
         throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: ${why}`);
       }
+      // eth0 is up: the host's neighbour entry may be set now (not waited for: it only spares the
+      // first packet a neighbour solicitation).
+      if (taken) void taken.neighbour().catch(() => undefined);
       const pid = await waitForPid(join(w.bundle, PID_FILE), w.exited);
       if (pid === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', `cannot start machine ${spec.machineId}: the warm container ${w.name} exited`);
       const handle: CrunHandle = {
@@ -514,38 +528,39 @@ export class CrunDriver implements RuntimeDriver {
 
   /**
    * Whether a start may use a warm container: its bundle must not need the machine before the
-   * runtime runs (volumes are mounts in config.json, `files[]` go into the upper dir before the
-   * overlay is mounted, a persistent root is the machine's own upper dir).
+   * runtime runs (volumes are mounts in config.json, a persistent root is the machine's own
+   * upper dir). `files[]` are written by the init.
    */
   private warmEligible(spec: CrunTaskSpec): boolean {
-    return spec.mounts.length === 0 && (spec.config.files ?? []).length === 0 && !keepsRootfs(spec.config.rootfs?.persist);
+    return spec.mounts.length === 0 && !keepsRootfs(spec.config.rootfs?.persist);
   }
 
   /** The warm kind of a start (image and network), or undefined when its network cannot say which. */
   private warmKind(spec: CrunTaskSpec, image: ResolvedImage, rt: Runtime): WarmKind | undefined {
     if (rt.kind !== 'crun') return undefined;
     const markers = join(this.root, 'netns');
-    const take = this.opts.networkNetns;
-    if (take) {
-      const net = this.opts.networkKey?.(spec);
-      if (net === undefined) return undefined;
+    const net = this.opts.networkWarm;
+    if (net) {
+      const key = net.key(spec);
+      if (key === undefined) return undefined;
       return {
-        key: `${image.lower}|${net}`,
+        key: `${image.lower}|${key}`,
         lower: image.lower,
-        // A prepared netns of the machine's network (this spec stands for any machine of it).
-        netns: async (container) => {
-          const ns = take(spec);
-          if (ns !== undefined) markNetns(ns, container, markers);
-          return ns;
+        // A member of the machine's network (this spec stands for any machine of it), marked before it is made.
+        netns: (container) => {
+          const made = net.member(spec);
+          if (made !== undefined) markNetns(made.netns, container, markers);
+          return made;
         },
       };
     }
+    if (this.opts.networkSetup) return undefined;
     return {
       key: `${image.lower}|`,
       lower: image.lower,
-      netns: async (container) => {
-        await ensureNetns(container, container, markers, { loopback: true });
-        return container;
+      netns: (container) => {
+        markNetns(container, container, markers);
+        return { netns: container, host: `netns add ${container}\n`, inside: 'link set lo up\n' };
       },
     };
   }
@@ -671,6 +686,15 @@ function readText(path: string): string {
   } catch {
     return '';
   }
+}
+
+/** The machine's `files[]` for its init, checked as a cold start checks them (rootfs.ts `writeMachineFiles`). */
+function initFiles(files: readonly MachineFile[]): InitFile[] {
+  return files.map((f, i) => {
+    if (!f.guest_path || !f.guest_path.startsWith('/')) throw new DriverError('HANGAR_ERR_DRIVER_START', `files[${i}].guest_path must be an absolute path`);
+    if (f.raw_value === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', `files[${i}] (${f.guest_path}) has no raw_value: the agent must resolve secret_name into raw_value`);
+    return { path: f.guest_path, mode: (f.mode ?? 0o644) & 0o7777, base64: f.raw_value };
+  });
 }
 
 function hostNofileHard(): number | undefined {

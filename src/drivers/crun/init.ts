@@ -13,10 +13,13 @@ export const STATUS_PATH = '/dev/hangar-status';
 
 /**
  * Capabilities only the init holds: CAP_SYS_ADMIN, for sethostname and unmounting its helper
- * mounts. The init drops them from every set before the exec, so the machine gets exactly what
+ * mounts, and CAP_NET_ADMIN, for configuring eth0. The init drops them from every set before the exec, so the machine gets exactly what
  * a cold start gives it (oci-spec.ts DEFAULT_CAPABILITIES). Numbers from linux/capability.h.
  */
-export const INIT_ONLY_CAPABILITIES: ReadonlyArray<readonly [string, number]> = [['CAP_SYS_ADMIN', 21]];
+export const INIT_ONLY_CAPABILITIES: ReadonlyArray<readonly [string, number]> = [
+  ['CAP_SYS_ADMIN', 21],
+  ['CAP_NET_ADMIN', 12],
+];
 
 /**
  * The init binary built with the package (`npm run build` compiles init/hangar-init.c next to
@@ -37,6 +40,27 @@ export interface InitSpec {
   readonly argv: readonly string[];
   /** `KEY=value` entries. */
   readonly env: readonly string[];
+  /** The machine's `files[]`: written into the root before the exec (rootfs.ts `writeMachineFiles` for a cold start). */
+  readonly files?: readonly InitFile[];
+  /** What `eth0` gets (src/net/pool-plan.ts `memberEth0`); unset: the init leaves the network alone. */
+  readonly eth0?: InitEth0;
+}
+
+export interface InitFile {
+  /** Absolute, inside the machine. */
+  readonly path: string;
+  readonly mode: number;
+  /** The content, base64 (as `raw_value` carries it). */
+  readonly base64: string;
+}
+
+export interface InitEth0 {
+  readonly mac: string;
+  readonly alias: string;
+  /** A /64 address, added without duplicate address detection. */
+  readonly address: string;
+  /** The default route's gateway. */
+  readonly gateway: string;
 }
 
 /** The stdin bytes of hangar-init: `key NUL value NUL` records ending with `end`. Pure. */
@@ -49,6 +73,19 @@ export function encodeInitSpec(spec: InitSpec): Buffer {
     ['groups', spec.groups.join(',')],
     ['cwd', spec.cwd],
     ...INIT_ONLY_CAPABILITIES.map(([, n]): [string, string] => ['drop', String(n)]),
+    ...(spec.files ?? []).flatMap((f): Array<[string, string]> => [
+      ['file.path', f.path],
+      ['file.mode', String(f.mode & 0o7777)],
+      ['file.data', f.base64],
+    ]),
+    ...(spec.eth0
+      ? ([
+          ['net.mac', spec.eth0.mac],
+          ['net.alias', spec.eth0.alias],
+          ['net.addr', spec.eth0.address],
+          ['net.gw', spec.eth0.gateway],
+        ] as Array<[string, string]>)
+      : []),
     ...spec.argv.map((a): [string, string] => ['arg', a]),
     ...spec.env.map((e): [string, string] => ['env', e]),
     ['end', ''],

@@ -40,6 +40,7 @@ export const MONITOR_SCRIPT = `#!/bin/sh
 #        monitor.sh spare <unmount-or-empty> <runtime-or-empty> <read-only copy> <gate-or-empty> <own cgroup dirs...>
 #          (the rest on stdin, one a line: bundle, lowerdir, stdout, stderr, runtime argv..., empty line)
 #        monitor.sh exec <runtime argv...>
+#        monitor.sh netns <netns> <host ip batch> <inside ip batch> <command...>
 #        monitor.sh warm <unmount-or-empty> <runtime-or-empty> <read-only copy> <bundle> <lowerdir> <cgroup dirs, a line each> <runtime argv...>
 # then "go" on stdin. The runtime runs in the bundle dir; its argv is relative to it.
 mode=$1
@@ -47,6 +48,15 @@ shift
 if [ "$mode" = exec ]; then
   IFS= read -r go || exit 125
   [ "$go" = go ] || exit 125
+  exec "$@"
+fi
+if [ "$mode" = netns ]; then
+  # A warm container's netns (warm.ts), made here in the host's mount namespace (where /run/netns
+  # must be): the host batch (it creates the netns), then the one inside it; then the command.
+  ns=$1 host=$2 inside=$3
+  shift 3
+  if [ -n "$host" ]; then printf '%s' "$host" | ip -batch - || exit 125; fi
+  if [ -n "$inside" ]; then printf '%s' "$inside" | ip -n "$ns" -batch - || exit 125; fi
   exec "$@"
 fi
 if [ "$mode" = warm ]; then

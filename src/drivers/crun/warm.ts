@@ -12,9 +12,9 @@
  * init, which applies it and execs. What stays per machine therefore stays exact: its own
  * container, root filesystem (a fresh upper dir), netns, cgroup and limits.
  *
- * Only machines without volumes, `files[]` or a persistent root use them (their bundle needs
- * the machine before the runtime runs); the others, and hosts where spares cannot be used (any
- * cgroup v2 controller, runc), start cold.
+ * Only machines without volumes or a persistent root use them (their bundle needs the machine
+ * before the runtime runs; `files[]` the init writes); the others, and hosts where spares cannot
+ * be used (any cgroup v2 controller, runc), start cold.
  *
  * Names (STYLE.md habit 10): container, bundle (`<dataDir>/crun/<name>`) and cgroup
  * `hangar-warm-<owner>-<pid>-<n>`, `<owner>` hashing the data dir as for spares. A taken
@@ -41,10 +41,17 @@ export interface WarmKind {
   readonly key: string;
   readonly lower: string;
   /**
-   * A netns for one more container of this kind, named and marked for `container` (netns.ts
-   * markers), or undefined when none can be had now (the network's pool is empty).
+   * A netns for one more container of this kind, marked for `container` (netns.ts markers) and
+   * made by the container's monitor: its name and the `ip -batch` texts that make it (host, then
+   * inside it); undefined when none can be had now.
    */
-  readonly netns: (container: string) => Promise<string | undefined>;
+  readonly netns: (container: string) => WarmNetns | undefined;
+}
+
+export interface WarmNetns {
+  readonly netns: string;
+  readonly host: string;
+  readonly inside: string;
 }
 
 /** A taken warm container: the caller's now, like a container it started itself. */
@@ -93,7 +100,7 @@ export function warmPrefix(root: string): string {
   return `hangar-warm-${createHash('sha256').update(root).digest('hex').slice(0, 8)}-`;
 }
 
-/** The bundle file that marks a warm container as taken by a machine. */
+/** The bundle file that marks a warm container as taken by a machine (it holds the machine's id). */
 export const TAKEN_FILE = 'machine';
 
 let warmCounter = 0;
@@ -120,7 +127,7 @@ export class WarmContainers {
    * A ready container of `kind` with its cgroup renamed to `target` (which must not exist), or
    * undefined (none ready, or the rename failed). Either way the kind is wanted: a refill follows.
    */
-  take(kind: WarmKind, target: MachineCgroup): WarmContainer | undefined {
+  take(kind: WarmKind, target: MachineCgroup, machineId: string): WarmContainer | undefined {
     const k = this.kinds.get(kind.key);
     if (k) {
       k.kind = kind;
@@ -139,7 +146,7 @@ export class WarmContainers {
         renameSync(from, to);
         done.push([from, to]);
       }
-      writeFileSync(join(m.bundle, TAKEN_FILE), '');
+      writeFileSync(join(m.bundle, TAKEN_FILE), machineId);
     } catch {
       for (const [from, to] of done.reverse()) {
         try {
@@ -197,7 +204,7 @@ export class WarmContainers {
         while (!this.closed && this.kinds.get(key) === k && this.pool.filter((m) => m.key === key).length < this.opts.size) {
           const m = await this.makeOne(k.kind);
           if (!m) {
-            // No netns of the network is ready (its pool refills too): look again soon.
+            // No netns can be had for the network now: look again soon.
             starved = true;
             break;
           }
@@ -220,8 +227,9 @@ export class WarmContainers {
     const name = `${this.prefix}${process.pid}-${++warmCounter}`;
     const bundle = join(opts.root, name);
     const cgroup = machineCgroup(opts.layout, name);
-    const netns = await kind.netns(name);
-    if (netns === undefined) return undefined;
+    const made = kind.netns(name);
+    if (made === undefined) return undefined;
+    const { netns } = made;
     let child: ChildProcess | undefined;
     try {
       mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -255,9 +263,11 @@ export class WarmContainers {
       const out = openSync(join(bundle, 'stdout.log'), 'a');
       const err = openSync(join(bundle, 'stderr.log'), 'a');
       try {
+        // The monitor makes the netns first (`netns` mode, in the host's mount namespace), then
+        // execs `unshare`, which execs the monitor proper: one pid, and the agent forks once.
         child = spawn(
-          'unshare',
-          ['-m', '--propagation', 'slave', '--', '/bin/sh', opts.script, 'warm', unmount, ro?.path ?? '', ro?.copy ?? '', bundle, kind.lower, [...new Set(Object.values(cgroup.dirs))].join('\n'), ...runArgv(opts.runtime, name)],
+          '/bin/sh',
+          [opts.script, 'netns', netns, made.host, made.inside, 'unshare', '-m', '--propagation', 'slave', '--', '/bin/sh', opts.script, 'warm', unmount, ro?.path ?? '', ro?.copy ?? '', bundle, kind.lower, [...new Set(Object.values(cgroup.dirs))].join('\n'), ...runArgv(opts.runtime, name)],
           { detached: true, stdio: ['pipe', out, err], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
         );
       } finally {

@@ -19,7 +19,15 @@
  *   groups     additional gids, comma-separated (may be empty)
  *   cwd        working directory; made (root, 0755) when missing, as crun does
  *   drop       a capability number to remove from every set (repeated): the ones only the
- *              init needs (CAP_SYS_ADMIN for sethostname and its umounts)
+ *              init needs (CAP_SYS_ADMIN for sethostname and its umounts, CAP_NET_ADMIN for eth0)
+ *   file.path, file.mode, file.data
+ *              one file of the machine's `files[]` (repeated, the three in this order): written
+ *              into the root as root, its parents made (0755) when missing, mode decimal, data
+ *              base64. What src/drivers/crun/rootfs.ts `writeMachineFiles` does for a cold start.
+ *   net.mac, net.alias, net.addr, net.gw
+ *              optional, all four or none: eth0 gets the MAC, the alias (Hangar's label), the
+ *              address as a /64 without duplicate address detection, is brought up, and gets a
+ *              default route via the gateway. What src/net/plan.ts `planMachine` does with `ip`.
  *   arg        the command, one record per argument, in order
  *   env        KEY=value, one record each
  *   end        "" (a spec without it was cut short: the driver went away)
@@ -29,14 +37,21 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <grp.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,6 +60,7 @@
 #define SELF_PATH "/dev/hangar-init"
 #define MAX_SPEC (64u << 20)
 #define MAX_LIST 65536
+#define MAX_FILES 1024
 
 static int status_fd = -1;
 
@@ -93,18 +109,190 @@ static long number(const char *key, const char *v) {
   return x;
 }
 
-/* mkdir -p as root, mode 0755 (crun's behaviour for a missing process.cwd). */
+/* mkdir -p as root, mode 0755 (crun's behaviour for a missing process.cwd; the parents of files[]). */
 static void make_dirs(const char *path) {
   char tmp[4096];
-  if (strlen(path) >= sizeof tmp) fail("hangar-init: working directory %s is too long", path, 0);
+  if (strlen(path) >= sizeof tmp) fail("hangar-init: directory %s is too long", path, 0);
   strcpy(tmp, path);
   for (char *p = tmp + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) fail("hangar-init: cannot make working directory %s", path, errno);
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) fail("hangar-init: cannot make directory %s", path, errno);
     *p = '/';
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) fail("hangar-init: cannot make working directory %s", path, errno);
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) fail("hangar-init: cannot make directory %s", path, errno);
+}
+
+/* ---- files[] */
+
+struct file_rec {
+  const char *path;
+  long mode;
+  char *data; /* base64, decoded in place */
+};
+
+static int b64(int c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+/* Decodes base64 in place; returns the length, or -1 when it is not base64. */
+static long unbase64(char *s) {
+  long out = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char *p = s; *p; p++) {
+    if (*p == '=' || *p == '\n' || *p == '\r') continue;
+    int v = b64((unsigned char)*p);
+    if (v < 0) return -1;
+    acc = (acc << 6) | (unsigned)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      s[out++] = (char)((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+static void write_file(struct file_rec *f) {
+  char dir[4096];
+  if (f->path[0] != '/' || strlen(f->path) >= sizeof dir) fail("hangar-init: files: %s must be an absolute path", f->path, 0);
+  strcpy(dir, f->path);
+  char *slash = strrchr(dir, '/');
+  if (slash != dir) {
+    *slash = '\0';
+    make_dirs(dir);
+  }
+  long n = unbase64(f->data);
+  if (n < 0) fail("hangar-init: files: %s: raw_value is not base64", f->path, 0);
+  /* As a cold start: symlinks are followed (inside the root: this runs after pivot_root), and
+     the file found is replaced by a new one, so its old owner and mode do not stay. */
+  char real[PATH_MAX];
+  const char *target = f->path;
+  if (realpath(f->path, real) != NULL) {
+    target = real;
+    unlink(real);
+  }
+  int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)(f->mode & 07777));
+  if (fd < 0) fail("hangar-init: files: cannot write %s", f->path, errno);
+  for (long off = 0; off < n;) {
+    ssize_t w = write(fd, f->data + off, (size_t)(n - off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("hangar-init: files: cannot write %s", f->path, errno);
+    }
+    off += w;
+  }
+  if (fchmod(fd, (mode_t)(f->mode & 07777)) != 0) fail("hangar-init: files: cannot set the mode of %s", f->path, errno);
+  close(fd);
+}
+
+/* ---- eth0 over rtnetlink: one request at a time, each acknowledged. */
+
+struct nlreq {
+  struct nlmsghdr h;
+  union {
+    struct ifinfomsg link;
+    struct ifaddrmsg addr;
+    struct rtmsg route;
+  } u;
+  char attrs[512];
+};
+
+static void add_attr(struct nlreq *r, unsigned short type, const void *data, size_t len) {
+  size_t at = NLMSG_ALIGN(r->h.nlmsg_len);
+  struct rtattr *a = (struct rtattr *)((char *)r + at);
+  if (at + RTA_SPACE(len) > sizeof *r) fail("hangar-init: netlink request too large", "", 0);
+  a->rta_type = type;
+  a->rta_len = (unsigned short)RTA_LENGTH(len);
+  memcpy(RTA_DATA(a), data, len);
+  r->h.nlmsg_len = (unsigned)(at + RTA_SPACE(len));
+}
+
+static void talk(int fd, struct nlreq *r, const char *what) {
+  static unsigned seq;
+  r->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  r->h.nlmsg_seq = ++seq;
+  if (send(fd, r, r->h.nlmsg_len, 0) < 0) fail("hangar-init: %s: netlink send", what, errno);
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("hangar-init: %s: netlink receive", what, errno);
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != r->h.nlmsg_seq || h->nlmsg_type != NLMSG_ERROR) continue;
+      int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (err != 0) fail("hangar-init: %s", what, -err);
+      return;
+    }
+  }
+}
+
+static void configure_eth0(const char *mac, const char *alias, const char *addr, const char *gw) {
+  unsigned char hw[6];
+  struct in6_addr a6, g6;
+  if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &hw[0], &hw[1], &hw[2], &hw[3], &hw[4], &hw[5]) != 6) fail("hangar-init: bad MAC %s", mac, 0);
+  if (inet_pton(AF_INET6, addr, &a6) != 1) fail("hangar-init: bad address %s", addr, 0);
+  if (inet_pton(AF_INET6, gw, &g6) != 1) fail("hangar-init: bad gateway %s", gw, 0);
+  int ifindex = (int)if_nametoindex("eth0");
+  if (ifindex == 0) fail("hangar-init: no eth0 in the machine's network namespace", "", errno);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) fail("hangar-init: netlink socket", "", errno);
+  struct nlreq r;
+
+  // MAC and label while eth0 is down, then up: the kernel applies the address before the flags.
+  memset(&r, 0, sizeof r);
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.link);
+  r.h.nlmsg_type = RTM_NEWLINK;
+  r.u.link.ifi_family = AF_UNSPEC;
+  r.u.link.ifi_index = ifindex;
+  add_attr(&r, IFLA_ADDRESS, hw, sizeof hw);
+  add_attr(&r, IFLA_IFALIAS, alias, strlen(alias));
+  talk(fd, &r, "set eth0 MAC and label");
+
+  memset(&r, 0, sizeof r);
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.addr);
+  r.h.nlmsg_type = RTM_NEWADDR;
+  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  r.u.addr.ifa_family = AF_INET6;
+  r.u.addr.ifa_prefixlen = 64;
+  r.u.addr.ifa_flags = IFA_F_NODAD;
+  r.u.addr.ifa_index = (unsigned)ifindex;
+  add_attr(&r, IFA_LOCAL, &a6, sizeof a6);
+  add_attr(&r, IFA_ADDRESS, &a6, sizeof a6);
+  unsigned flags = IFA_F_NODAD;
+  add_attr(&r, IFA_FLAGS, &flags, sizeof flags);
+  talk(fd, &r, "add the address to eth0");
+
+  memset(&r, 0, sizeof r);
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.link);
+  r.h.nlmsg_type = RTM_NEWLINK;
+  r.u.link.ifi_family = AF_UNSPEC;
+  r.u.link.ifi_index = ifindex;
+  r.u.link.ifi_flags = IFF_UP;
+  r.u.link.ifi_change = IFF_UP;
+  talk(fd, &r, "bring eth0 up");
+
+  memset(&r, 0, sizeof r);
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.route);
+  r.h.nlmsg_type = RTM_NEWROUTE;
+  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  r.u.route.rtm_family = AF_INET6;
+  r.u.route.rtm_table = RT_TABLE_MAIN;
+  r.u.route.rtm_protocol = RTPROT_BOOT;
+  r.u.route.rtm_scope = RT_SCOPE_UNIVERSE;
+  r.u.route.rtm_type = RTN_UNICAST;
+  add_attr(&r, RTA_GATEWAY, &g6, sizeof g6);
+  add_attr(&r, RTA_OIF, &ifindex, sizeof ifindex);
+  talk(fd, &r, "add the default route");
+  close(fd);
 }
 
 int main(void) {
@@ -114,11 +302,13 @@ int main(void) {
   if (spec[len - 1] != '\0') fail("hangar-init: the machine spec was cut short", "", 0);
 
   const char *hostname = NULL, *cwd = "/", *groups = "";
+  const char *net_mac = NULL, *net_alias = NULL, *net_addr = NULL, *net_gw = NULL;
   long uid = 0, gid = 0;
   int version = 0, ended = 0;
   static char *argv[MAX_LIST + 1], *envp[MAX_LIST + 1];
   static long drops[64];
-  size_t argc = 0, envc = 0, ndrop = 0;
+  size_t argc = 0, envc = 0, ndrop = 0, nfiles = 0;
+  static struct file_rec files[MAX_FILES];
   for (char *p = spec; p < spec + len;) {
     char *key = p;
     p += strlen(p) + 1;
@@ -140,12 +330,27 @@ int main(void) {
     } else if (strcmp(key, "env") == 0) {
       if (envc == MAX_LIST) fail("hangar-init: too many environment variables", "", 0);
       envp[envc++] = val;
-    } else if (strcmp(key, "end") == 0) ended = 1;
+    } else if (strcmp(key, "file.path") == 0) {
+      if (nfiles == MAX_FILES) fail("hangar-init: too many files", "", 0);
+      files[nfiles].path = val;
+      files[nfiles].mode = -1;
+      files[nfiles++].data = NULL;
+    } else if (strcmp(key, "file.mode") == 0 || strcmp(key, "file.data") == 0) {
+      if (nfiles == 0) fail("hangar-init: %s before file.path", key, 0);
+      if (key[5] == 'm') files[nfiles - 1].mode = number(key, val);
+      else files[nfiles - 1].data = val;
+    } else if (strcmp(key, "net.mac") == 0) net_mac = val;
+    else if (strcmp(key, "net.alias") == 0) net_alias = val;
+    else if (strcmp(key, "net.addr") == 0) net_addr = val;
+    else if (strcmp(key, "net.gw") == 0) net_gw = val;
+    else if (strcmp(key, "end") == 0) ended = 1;
     else fail("hangar-init: unknown record %s in the machine spec", key, 0);
   }
   if (!ended) fail("hangar-init: the machine spec was cut short", "", 0);
   if (version != 1) fail("hangar-init: machine spec version is not 1", "", 0);
   if (argc == 0) fail("hangar-init: the machine has no command", "", 0);
+  int nets = (net_mac != NULL) + (net_alias != NULL) + (net_addr != NULL) + (net_gw != NULL);
+  if (nets != 0 && nets != 4) fail("hangar-init: the machine spec has only part of eth0's configuration", "", 0);
   argv[argc] = NULL;
   envp[envc] = NULL;
 
@@ -163,6 +368,13 @@ int main(void) {
   if (umount2(SELF_PATH, MNT_DETACH) != 0) fail("hangar-init: cannot unmount " SELF_PATH, "", errno);
   unlink(STATUS_PATH);
   unlink(SELF_PATH);
+
+  for (size_t i = 0; i < nfiles; i++) {
+    if (files[i].mode < 0 || files[i].data == NULL) fail("hangar-init: files: %s lacks its mode or data", files[i].path, 0);
+    write_file(&files[i]);
+  }
+
+  if (nets == 4) configure_eth0(net_mac, net_alias, net_addr, net_gw);
 
   if (hostname != NULL && sethostname(hostname, strlen(hostname)) != 0) fail("hangar-init: cannot set hostname %s", hostname, errno);
 
