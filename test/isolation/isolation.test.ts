@@ -84,6 +84,7 @@ describe('isolated machines (crun, 6PN, .internal)', { skip: reason }, () => {
     // this host is hybrid (cgroup v1 + unified): the workaround must be named
     if (/cgroups hybrid/.test(out)) assert.match(out, /hybrid-cgroup workaround \(private mount namespace\)/);
     assert.match(out, /cgroups owned by Hangar/);
+    assert.match(out, /warm containers: (on \(|off, [^;]+; every start is cold)/);
   });
 
   test('two machines get distinct fdaa: addresses and reach each other by .internal names', async () => {

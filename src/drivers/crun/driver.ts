@@ -137,7 +137,7 @@ export class CrunDriver implements RuntimeDriver {
     const layout = this.cgroups();
     if (!layout.controllers.memory) return { available: false, reason: 'no memory cgroup controller on this host', capabilities: CAPABILITIES, notes: [describeLayout(layout)] };
     const how = layout.mode === 'hybrid' ? ' with the hybrid-cgroup workaround (private mount namespace)' : '';
-    notes.push(`runtime: ${rt.kind} (${rt.path})${how}${rt.kind === 'runc' ? '; crun not found: runc fallback' : ''}`, describeLayout(layout, rt.kind));
+    notes.push(`runtime: ${rt.kind} (${rt.path})${how}${rt.kind === 'runc' ? '; crun not found: runc fallback' : ''}`, describeLayout(layout, rt.kind), this.warmNote(rt, layout));
     return { available: true, reason: notes.join('; '), capabilities: CAPABILITIES, notes };
   }
 
@@ -563,6 +563,23 @@ export class CrunDriver implements RuntimeDriver {
         return { netns: container, host: `netns add ${container}\n`, inside: 'link set lo up\n' };
       },
     };
+  }
+
+  /** Whether starts can use warm containers here, and if not why (for `hangar server`'s start-up notes). */
+  private warmNote(rt: Runtime, layout: CgroupLayout): string {
+    const why =
+      (this.opts.warmContainers ?? 3) <= 0
+        ? 'turned off'
+        : rt.kind !== 'crun'
+          ? 'they need crun'
+          : !sparesSupported(layout)
+            ? 'a cgroup v2 controller cannot be renamed'
+            : initBinary() === undefined
+              ? 'hangar-init was not built (no C compiler at build time: apt-get install gcc libc6-dev, then npm run build)'
+              : this.opts.networkSetup && !this.opts.networkWarm
+                ? 'the network hook has no warm side'
+                : undefined;
+    return why === undefined ? 'warm containers: on (starts of a machine kind seen before skip the container set-up)' : `warm containers: off, ${why}; every start is cold`;
   }
 
   /** The warm containers, made on first use; undefined where they cannot or should not be used. */
