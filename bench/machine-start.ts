@@ -11,6 +11,8 @@
  *   machine's 6PN address until the server answers 200;
  * - crun start from stopped → first response: `POST .../stop`, wait `stopped`, then
  *   `POST .../start` → first 200 (a fresh overlay upper dir, as on Fly);
+ *   both take warm containers when one is ready (src/drivers/crun/warm.ts): the line after the
+ *   table says how many did, and how long the cold first machine of the image took;
  * - bare host spawn → first response: `spawn(node, ['-e', same script])` with the same
  *   arguments, so it also listens on `::` (on a random port; polled the same way on `::1`).
  *   Node's first IPv6 address check compiles a large regular expression (~3 ms here), so a bare
@@ -36,12 +38,13 @@
  * Needs root and crun (else it says why and exits).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { networkNumberOf } from '../src/core/net/sixpn.js';
+import { TAKEN_FILE } from '../src/drivers/crun/warm.js';
 import { hostNetworkLock } from '../test/helpers/host-lock.js';
 import { api, removeServerNetworking, skipReason, startServer, stopServer, waitState, type Server } from '../test/isolation/harness.js';
 
@@ -133,6 +136,28 @@ function machineConfig(i: number): Record<string, unknown> {
   };
 }
 
+/**
+ * Whether machine `id` just took a warm container: a bundle of the server's crun dir, not counted
+ * before, whose `machine` file names it (src/drivers/crun/warm.ts TAKEN_FILE).
+ */
+function tookWarm(dataDir: string, id: string, seen: Set<string>): boolean {
+  const root = join(dataDir, 'crun');
+  for (const n of readdirSync(root)) {
+    if (!n.startsWith('hangar-warm-') || seen.has(n)) continue;
+    let owner = '';
+    try {
+      owner = readFileSync(join(root, n, TAKEN_FILE), 'utf8');
+    } catch {
+      continue; // not taken
+    }
+    if (owner === id) {
+      seen.add(n);
+      return true;
+    }
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
   const reason = await skipReason();
   if (reason) {
@@ -150,15 +175,21 @@ async function main(): Promise<void> {
     const s = srv;
     await api(s, 'POST', '/v1/apps', { app_name: 'bench', org_slug: 'personal' });
     // one untimed round first: page cache, the bridge, the nftables table, JIT of the server
+    // (It is also the first machine of the image and network, so it starts cold and the later
+    // starts find warm containers of that kind: src/drivers/crun/warm.ts.)
+    const tFirst = performance.now();
     const warm = await api(s, 'POST', '/v1/apps/bench/machines', { config: machineConfig(-1), region: 'local' });
     if (warm.status !== 200) throw new Error(`create: ${warm.status} ${JSON.stringify(warm.json)}`);
     ids.push(String(warm.json['id']));
     networks.add(networkNumberOf(String(warm.json['private_ip'])));
-    await firstResponse(String(warm.json['private_ip']), 8080, performance.now());
+    const first = await firstResponse(String(warm.json['private_ip']), 8080, tFirst);
     await bareOnce(-1);
 
     const create: number[] = [];
     const bare: number[] = [];
+    const seen = new Set<string>();
+    let warmCreates = 0;
+    let warmStarts = 0;
     const ips = new Map<string, string>();
     for (let i = 0; i < COUNT; i++) {
       const t0 = performance.now();
@@ -170,6 +201,7 @@ async function main(): Promise<void> {
       ips.set(id, ip);
       networks.add(networkNumberOf(ip));
       create.push(await firstResponse(ip, 8080, t0));
+      if (tookWarm(dataDir, id, seen)) warmCreates++;
       bare.push(await bareOnce(i));
     }
     const restart: number[] = [];
@@ -180,6 +212,7 @@ async function main(): Promise<void> {
       const r = await api(s, 'POST', `/v1/apps/bench/machines/${id}/start`, {});
       if (r.status !== 200) throw new Error(`start: ${r.status} ${JSON.stringify(r.json)}`);
       restart.push(await firstResponse(ip, 8080, t0));
+      if (tookWarm(dataDir, id, seen)) warmStarts++;
     }
     const row = (name: string, xs: number[]) => `${name.padEnd(46)} ${pct(xs, 50).toFixed(1).padStart(8)} ${pct(xs, 99).toFixed(1).padStart(8)}`;
     console.log(`machine start → first HTTP response of a Node HTTP server, ${COUNT} machines, ${CPU_KIND}-cpu-${CPUS}x (ms)`);
@@ -190,6 +223,7 @@ async function main(): Promise<void> {
     const ratio = pct(create, 50) / pct(bare, 50);
     const ratioStart = pct(restart, 50) / pct(bare, 50);
     console.log(`crun create p50 / bare spawn p50 = ${ratio.toFixed(2)} (target ≤ 1.30: ${ratio <= 1.3 ? 'met' : 'NOT met'}); start from stopped: ${ratioStart.toFixed(2)}`);
+    console.log(`warm containers taken: ${warmCreates}/${COUNT} creates, ${warmStarts}/${COUNT} starts (the others started cold); untimed first create: ${first.toFixed(1)} ms (cold, and the image's first unpack, the bridge, the nftables table)`);
   } finally {
     if (srv) await stopServer(srv, ids.map((id) => ({ app: 'bench', id })));
     await removeServerNetworking([dataDir], networks);
