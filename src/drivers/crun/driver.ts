@@ -8,7 +8,12 @@
  * `<controller>/hangar/<container>`, bundle `<dataDir>/crun/<container>`, netns `hangar-<machine>`.
  * Destroy removes exactly those, after checking the `hangar-` label.
  *
- * Start path, three strands at once (README.md "The start path"): the monitor, a spare one
+ * A machine of a kind (image and network) started before takes a warm container (warm.ts),
+ * set up ahead with hangar-init waiting in it: the start writes the limits, the /etc files and
+ * config.json, and hands the init the machine's process, files and eth0 (README.md "Warm
+ * containers"). Other starts are cold.
+ *
+ * Cold start path, three strands at once (README.md "The start path"): the monitor, a spare one
  * already in its namespace and cgroup or a fresh `unshare` → sh, which mounts the overlay root as
  * soon as the machine's files[] are in the upper dir; the network hook's `ip` batches (on another
  * core); and the rest of the bundle (/etc files, config.json). A spare's monitor gets its "go"
@@ -565,20 +570,21 @@ export class CrunDriver implements RuntimeDriver {
     };
   }
 
+  /** Why starts cannot use warm containers here, or undefined when they can. */
+  private warmOff(rt: Runtime | undefined, layout: CgroupLayout): string | undefined {
+    if ((this.opts.warmContainers ?? 3) <= 0) return 'turned off';
+    if (rt?.kind !== 'crun') return 'they need crun';
+    if (process.getuid?.() !== 0) return 'they need root';
+    // a take renames the container's cgroup, as for spares (spares.ts)
+    if (!sparesSupported(layout)) return 'a cgroup v2 controller cannot be renamed';
+    if (initBinary() === undefined) return 'hangar-init was not built (no C compiler at build time: apt-get install gcc libc6-dev, then npm run build)';
+    if (this.opts.networkSetup && !this.opts.networkWarm) return 'the network hook has no warm side';
+    return undefined;
+  }
+
   /** Whether starts can use warm containers here, and if not why (for `hangar server`'s start-up notes). */
   private warmNote(rt: Runtime, layout: CgroupLayout): string {
-    const why =
-      (this.opts.warmContainers ?? 3) <= 0
-        ? 'turned off'
-        : rt.kind !== 'crun'
-          ? 'they need crun'
-          : !sparesSupported(layout)
-            ? 'a cgroup v2 controller cannot be renamed'
-            : initBinary() === undefined
-              ? 'hangar-init was not built (no C compiler at build time: apt-get install gcc libc6-dev, then npm run build)'
-              : this.opts.networkSetup && !this.opts.networkWarm
-                ? 'the network hook has no warm side'
-                : undefined;
+    const why = this.warmOff(rt, layout);
     return why === undefined ? 'warm containers: on (starts of a machine kind seen before skip the container set-up)' : `warm containers: off, ${why}; every start is cold`;
   }
 
@@ -588,8 +594,7 @@ export class CrunDriver implements RuntimeDriver {
       const size = this.opts.warmContainers ?? 3;
       const rt = this.pickRuntime();
       const init = initBinary();
-      // They ride on the spare monitors' conditions: a renamable (all v1) cgroup layout, root.
-      if (size <= 0 || this.closed || rt?.kind !== 'crun' || init === undefined || this.spares() === undefined) this.warmContainers = null;
+      if (this.closed || rt === undefined || init === undefined || this.warmOff(rt, this.cgroups()) !== undefined) this.warmContainers = null;
       else {
         this.warmContainers = new WarmContainers({
           script: this.monitorScript,

@@ -148,22 +148,20 @@ export class WarmContainers {
       }
       writeFileSync(join(m.bundle, TAKEN_FILE), machineId);
     } catch {
+      // The machine's cgroup is still there (busy): the container stays ready for another start.
+      let restored = true;
       for (const [from, to] of done.reverse()) {
         try {
           renameSync(to, from);
         } catch {
-          // left under the machine's name: its removal (the caller's undo, the next start) takes it
+          restored = false; // left under the machine's name: its removal (the caller's undo, the next start) takes it
         }
       }
-      void this.discard(m);
+      if (restored) this.pool.push(m);
+      else void this.discard(m);
       return undefined;
     }
     return m;
-  }
-
-  /** Containers ready now for a kind (tests, diagnostics). */
-  readyCount(key: string): number {
-    return this.pool.filter((m) => m.key === key && m.ready && !m.gone).length;
   }
 
   /** Ends every container not taken and removes what it had. */
