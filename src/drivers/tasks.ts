@@ -53,6 +53,12 @@ export class TaskTable<H extends LoggedHandle> {
     return this.tasks.get(key);
   }
 
+  /** The first task this instance follows that `pred` accepts. */
+  find(pred: (task: Task<H>) => boolean): Task<H> | undefined {
+    for (const t of this.tasks.values()) if (pred(t)) return t;
+    return undefined;
+  }
+
   /** The task for a handle, re-attaching (as `recover` does) when this instance does not know it yet. */
   attach(handle: TaskHandle): Task<H> {
     if (this.closed) throw new DriverError('HANGAR_ERR_DRIVER_HANDLE', `the ${this.opts.driver} driver was closed`);

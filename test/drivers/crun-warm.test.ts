@@ -228,6 +228,27 @@ if (skipReason) {
       assert.ok(readFileSync(parseCrunHandle(h2).stdout_path, 'utf8').includes('fresh\n'), 'the file written by the first run is gone');
     });
 
+    test('a warm start whose handle was lost (its agent died before storing it): the next start of that machine ends it and removes its container', { timeout: 60_000 }, async () => {
+      await untilWarm();
+      const s = sh('echo ready; exec sleep 600');
+      const lost = parseCrunHandle(await driver.start(s)); // never stored: only the machine's cgroup says it runs
+      assert.equal(isWarm(lost), true);
+      await waitForLine(driver, lost, isLine('ready'));
+      // a new agent's driver, which knows nothing of it, starts the same machine version
+      const d2 = new CrunDriver(opts());
+      drivers.push(d2);
+      const h = parseCrunHandle(await start(s, d2));
+      await waitForLine(d2, h, isLine('ready'));
+      // killed with its monitor, so no status was recorded: the first driver sees it end, status unknown
+      assert.equal((await driver.wait(lost)).exit_code_unknown, true, 'the lost run was killed');
+      assert.equal(existsSync(`/proc/${lost.pid}/stat`) && !readText(`/proc/${lost.pid}/stat`).includes(') Z '), false, 'its process is gone');
+      const procs = readFileSync(join(h.cgroup.dirs.memory ?? '', 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+      assert.ok(procs.includes(String(h.pid)) && !procs.includes(String(lost.pid)), `one run of the machine: ${procs.join(' ')}`);
+      assert.equal(existsSync(lost.bundle), false, "the lost run's bundle is removed");
+      assert.equal(crunList().split('\n').includes(lost.container_id), false, 'and its container');
+      assert.equal(existsSync(`/run/netns/${lost.netns}`), false, 'and its netns');
+    });
+
     test('close ends the warm containers not taken and removes all they had', { timeout: 60_000 }, async () => {
       const own = mkdtempSync(join(tmpdir(), 'hangar-crun-warm-close-'));
       const d = new CrunDriver(opts({ dataDir: own }));

@@ -21,7 +21,7 @@
  * network is configured; otherwise "go" waits for the network and the cgroup move.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineFile } from '../../core/fly/machine-config.js';
 import { ImageStore } from '../../images/store.js';
@@ -41,7 +41,7 @@ import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec, type ResolvedImage } from './prepare.js';
 import { keepsRootfs, layerPaths } from './rootfs.js';
 import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
-import { WarmContainers, type WarmContainer, type WarmKind, type WarmNetns } from './warm.js';
+import { TAKEN_FILE, WarmContainers, warmPrefix, type WarmContainer, type WarmKind, type WarmNetns } from './warm.js';
 import { machineProcessStats } from './ps.js';
 import { DEFAULT_ROOTS, findBinary, PID_FILE, RUNTIME_LOG, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
@@ -151,7 +151,7 @@ export class CrunDriver implements RuntimeDriver {
     const rt = this.pickRuntime();
     if (!rt) throw new DriverError('HANGAR_ERR_DRIVER_START', 'neither crun nor runc is installed');
     const id = containerId(spec.machineId, spec.instanceId);
-    await this.clearPrevious(rt, id);
+    await this.clearPrevious(rt, id, spec.machineId);
     const cg = machineCgroup(this.cgroups(), id);
     const warm = this.warmEligible(spec) ? this.warm() : undefined;
     if (!warm) return this.startCold(spec, rt, id, cg);
@@ -623,10 +623,11 @@ export class CrunDriver implements RuntimeDriver {
   }
 
   /** Before a start: the previous run of this machine version must be gone (a running one is refused). */
-  private async clearPrevious(rt: Runtime, id: string): Promise<void> {
-    const known = this.table.get(id);
-    if (known && this.checkAlive(known)) throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already running`);
+  private async clearPrevious(rt: Runtime, id: string, machineId: string): Promise<void> {
     const cg = machineCgroup(this.cgroups(), id);
+    // A warm run is tracked under its warm container's id, in the machine's cgroup.
+    const known = this.table.get(id) ?? this.table.find((t) => t.handle.cgroup.dirs.memory !== undefined && t.handle.cgroup.dirs.memory === cg.dirs.memory);
+    if (known && this.checkAlive(known)) throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${known.handle.container_id} is already running`);
     if (existsSync(join(rt.root, id))) {
       const state = await runtimeState(rt, id);
       if (state?.status === 'running' || state?.status === 'created') throw new DriverError('HANGAR_ERR_DRIVER_START', `container ${id} is already ${state.status}`);
@@ -636,9 +637,33 @@ export class CrunDriver implements RuntimeDriver {
       if (state === undefined) await killCgroup(cg);
       await runtimeDelete(rt, id);
     }
+    // A machine cgroup that nothing here follows: a start that took a warm container and died
+    // (the agent was killed) before its handle was stored. What runs there is that start's and
+    // must not run twice.
+    if (!known && cg.dirs.memory !== undefined && existsSync(cg.dirs.memory)) await this.clearOrphanedWarm(machineId, cg);
     this.table.forget(id);
     // The last run's cgroup was kept for its OOM counter; it is empty now.
     removeMachineCgroup(cg);
+  }
+
+  /** Kills what runs in `cg` and removes the warm containers taken for `machineId` that no handle here names. */
+  private async clearOrphanedWarm(machineId: string, cg: MachineCgroup): Promise<void> {
+    await killCgroup(cg);
+    const rt = this.pickRuntime();
+    const prefix = warmPrefix(this.root);
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.root).filter((n) => n.startsWith(prefix) && this.table.get(n) === undefined);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const bundle = join(this.root, name);
+      if (readText(join(bundle, TAKEN_FILE)) !== machineId) continue;
+      if (rt && existsSync(join(rt.root, name))) await runtimeDelete(rt, name).catch(() => undefined);
+      await removeNetns(readText(join(bundle, 'netns')).trim(), name, join(this.root, 'netns'));
+      rmSync(bundle, { recursive: true, force: true });
+    }
   }
 
   /** true while the machine runs; for a polled task, this is where its exit is noticed. */
