@@ -397,6 +397,9 @@ if (skipReason) {
       const h1 = await start(spec(['serve']), d); // the first start has none yet and makes them
       const before = Date.now();
       while (sparePids().length === 0 && Date.now() - before < 10_000) await new Promise((r) => setTimeout(r, 20));
+      // The driver marks a spare ready when its cgroup write returns, a turn of the event loop
+      // after the pid shows in cgroup.procs; on a busy host (CI) a start right away found none.
+      await new Promise((r) => setTimeout(r, 100));
       const ready = sparePids();
       assert.ok(ready.length >= 1, 'spare monitors wait in cgroups of their own');
       const waiting = spares();
