@@ -24,16 +24,17 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encode } from 'dns-packet';
 import { buildZone, type Zone, type ZoneApp, type ZoneMachine } from '../src/core/dns/zone.js';
 import { Responder } from '../src/dns/respond.js';
-import { DnsServer, literalLookup } from '../src/dns/server.js';
+import { literalLookup } from '../src/dns/server.js';
+import { ThreadedDnsServer } from '../src/dns/thread.js';
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +104,7 @@ function respondCost(zone: Zone): number {
  * utilization and GC pauses since the previous mark, so the orchestrator can bracket a load.
  */
 async function serverRole(): Promise<void> {
+  let threaded: ThreadedDnsServer | undefined;
   let port: number;
   let buildMs = 0;
   let respondNs = 0;
@@ -113,12 +115,15 @@ async function serverRole(): Promise<void> {
     port = echo.address().port;
   } else {
     const t0 = performance.now();
-    const zone = buildZone({ ...zoneInput(), localRegion: 'iad' });
+    const input = { ...zoneInput(), localRegion: 'iad' };
+    const zone = buildZone(input);
     buildMs = performance.now() - t0;
     respondNs = respondCost(zone);
-    const server = new DnsServer();
-    server.setZone(zone);
+    // As `hangar server` runs it (src/server/dns.ts): on its own thread, zone built there.
+    const server = new ThreadedDnsServer();
+    await server.setZoneInput(input);
     port = (await server.listen({ network: 'default', host: '127.0.0.1', port: 0 })).port;
+    threaded = server;
   }
   let gcCount = 0;
   let gcMs = 0;
@@ -130,16 +135,21 @@ async function serverRole(): Promise<void> {
       gcMaxMs = Math.max(gcMaxMs, e.duration);
     }
   }).observe({ entryTypes: ['gc'] });
-  let elu = performance.eventLoopUtilization();
+  // The thread that answers: the DNS server's worker, or the echo server's main thread.
+  const loopUse = (a?: EventLoopUtilization, b?: EventLoopUtilization): EventLoopUtilization => (threaded ? threaded.eventLoopUtilization(a, b) : performance.eventLoopUtilization(a, b));
+  let elu = loopUse();
   console.log(JSON.stringify({ port, buildMs, respondNs }));
   const lines = createInterface({ input: process.stdin });
   lines.on('line', () => {
-    const now = performance.eventLoopUtilization();
-    console.log(JSON.stringify({ elu: performance.eventLoopUtilization(now, elu).utilization, gcCount, gcMs, gcMaxMs }));
-    elu = now;
-    gcCount = 0;
-    gcMs = 0;
-    gcMaxMs = 0;
+    void (async () => {
+      const now = loopUse();
+      const gc = threaded ? await threaded.stats() : { gcCount, gcMs, gcMaxMs };
+      console.log(JSON.stringify({ elu: loopUse(now, elu).utilization, ...gc }));
+      elu = now;
+      gcCount = 0;
+      gcMs = 0;
+      gcMaxMs = 0;
+    })();
   });
   lines.on('close', () => process.exit(0));
 }
@@ -285,10 +295,13 @@ function jsonLines(c: ChildProcess): () => Promise<Record<string, number>> {
     });
 }
 
-/** Time `pid`'s main thread spent runnable but waiting for a CPU, ms (2nd field of schedstat). */
+/**
+ * Time `pid`'s threads spent runnable but waiting for a CPU, ms (2nd field of each thread's
+ * schedstat): the DNS server answers on a worker thread, the echo server on its main thread.
+ */
 function runQueueWaitMs(pid: number | 'self'): number {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+    return readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e6, 0);
   } catch {
     // kernels without CONFIG_SCHEDSTATS
     return NaN;

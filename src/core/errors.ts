@@ -291,6 +291,11 @@ export const ERRORS = {
     user: false,
     suggestion: 'Check `hangar server` is running (it serves .internal DNS), or point --server / HANGAR_DNS_ADDR at the resolver.',
   },
+  HANGAR_ERR_DNS_THREAD: {
+    http: 500,
+    user: false,
+    suggestion: 'The .internal resolver\'s thread stopped (the message says why); restart `hangar server`, and report it with --debug output.',
+  },
   HANGAR_ERR_API_BAD_REQUEST: {
     http: 400,
     user: true,

@@ -14,7 +14,9 @@ import { sortedBy, StoreMirror } from '../store/mirror.js';
 export interface ZoneFeederOptions {
   store: StateStore;
   /** Called with every new zone (the first one before `start()` resolves). */
-  onZone: (zone: Zone) => void;
+  onZone?: (zone: Zone) => void;
+  /** Called instead of `onZone` with what a zone is built from, for a resolver that builds it elsewhere (thread.ts). */
+  onInput?: (input: ZoneInput) => void;
   debounceMs?: number;
   /** Networks to answer for even without apps (one per listener). */
   networks?: readonly string[];
@@ -87,6 +89,7 @@ export class ZoneFeeder {
     if (this.opts.networks) input.networks = this.opts.networks;
     if (this.opts.localRegion !== undefined) input.localRegion = this.opts.localRegion;
     if (this.opts.distances) input.distances = this.opts.distances;
-    this.opts.onZone(buildZone(input));
+    if (this.opts.onInput) this.opts.onInput(input);
+    else this.opts.onZone?.(buildZone(input));
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The `.internal` resolver of `hangar server` (ARCHITECTURE.md "Networking (6PN)"): one
- * DnsServer fed by a ZoneFeeder watching the store, answering on a loopback port in every mode
+ * DnsServer, on a thread of its own (dns/thread.ts), fed by a ZoneFeeder watching the store, answering on a loopback port in every mode
  * (`--dns-addr`, default `127.0.0.1:5354`, for `hangar dig`, tests and process-driver apps) and,
  * with 6PN, on each network's `<network>::3` port 53 once that network's bridge exists.
  *
@@ -14,7 +14,7 @@ import type { DistanceTable } from '../core/proxy/region.js';
 import type { Logger } from 'pino';
 import { resolverAddress } from '../core/net/sixpn.js';
 import { readHostResolvers } from '../dns/resolv-conf.js';
-import { DnsServer } from '../dns/server.js';
+import { ThreadedDnsServer } from '../dns/thread.js';
 import { ZoneFeeder } from '../dns/feeder.js';
 import type { StateStore } from '../store/types.js';
 import { ServerError } from './errors.js';
@@ -48,16 +48,21 @@ export async function startDns(opts: DnsOptions): Promise<RunningDns> {
   const requested = opts.addr ?? DEFAULT_DNS_ADDR;
   const { host, port } = parseDnsAddr(requested);
   const upstreams = await readHostResolvers(undefined, [{ host, port }]);
-  const server = new DnsServer({ upstreams, onError: (err, where) => opts.logger.debug({ where, err: String(err) }, 'dns socket error') });
+  // On its own thread (dns/thread.ts): answers never wait for the API, the store or the proxy.
+  const server = new ThreadedDnsServer({ upstreams, onError: (err, where) => opts.logger.debug({ where, err: String(err) }, 'dns socket error') });
+  let zoneApplied: Promise<void> = Promise.resolve();
   const feeder = new ZoneFeeder({
     store: opts.store,
-    onZone: (zone) => server.setZone(zone),
+    onInput: (input) => {
+      zoneApplied = server.setZoneInput(input).catch((err: unknown) => opts.logger.error({ err: String(err) }, 'dns zone not applied'));
+    },
     networks: [opts.loopbackNetwork],
     localRegion: opts.region,
     ...(opts.distances ? { distances: opts.distances } : {}),
     onError: (err) => opts.logger.error({ err: String(err) }, 'dns zone feed failed'),
   });
   await feeder.start();
+  await zoneApplied;
   let loopback: string | undefined;
   try {
     const bound = await server.listen({ network: opts.loopbackNetwork, host, port });
