@@ -2,7 +2,8 @@
  * bench/dns: the `.internal` resolver's speed over UDP on 127.0.0.1.
  *
  * Three processes, so the bench measures the resolver and not two event loops fighting over a
- * core: the server (`DnsServer` with a zone of 1,000 apps × 10 started machines) pinned to core 0
+ * core: the server (`ThreadedDnsServer`, as `hangar server` runs it: a DnsServer on a worker
+ * thread, with a zone of 1,000 apps × 10 started machines) pinned to core 0
  * with `taskset -c 0`, the load generator pinned to core 1, and this orchestrator, which sleeps
  * while a load runs. The baseline (STYLE.md habit 14) is a bare UDP echo server in the same kind
  * of process, same pinning, same socket options, same generator: the cost of Node's UDP path
@@ -12,8 +13,9 @@
  * Per server: "max" (closed loop: `--window` queries in flight per socket) and the target rate
  * (open loop, paced evenly: latency at that load, without the queue a saturated closed loop
  * measures). Each row gives p50/p99/p99.9, the server's CPU µs per query (utime+stime deltas from
- * /proc/<pid>/stat), its event-loop utilization and GC pauses, and how long the server and the
- * generator sat runnable but off-CPU (run-queue wait, /proc/<pid>/schedstat): on a shared machine
+ * /proc/<pid>/stat), the event-loop utilization and GC pauses of the thread that answers (the
+ * DNS worker, the echo server's main thread), and how long the server's threads and the
+ * generator sat runnable but off-CPU (run-queue wait, /proc/<pid>/task/<tid>/schedstat): on a shared machine
  * that column says whether a bad p99 was the resolver or somebody else's process on its core.
  * The DNS server also times `Responder.respond` alone, without sockets (CPU ns per cached query).
  * Targets (issue): >= 20k qps, p99 <= 1 ms at 20k qps. Prints a table; never asserts.
