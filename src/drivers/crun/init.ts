@@ -3,9 +3,9 @@
  * (warm.ts): where its binary is, the spec it is sent on stdin, and the outcome it reports on
  * its status FIFO. The C file's header documents the protocol; this file and it change together.
  */
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { openFifoUnlessExited } from './monitor.js';
 
 /** Where the container sees the init binary and its status FIFO (bind mounts it removes before the exec). */
 export const INIT_PATH = '/dev/hangar-init';
@@ -99,23 +99,11 @@ export function encodeInitSpec(spec: InitSpec): Buffer {
 /**
  * The init's outcome: '' when it exec'd the machine's command (its close-on-exec end closed with
  * nothing written), its message when it failed, undefined when the monitor exited before the
- * init opened its end (the runtime or the init died early: their stderr tells why). Opens the
- * FIFO for reading with a blocking open on libuv's thread pool, which returns once the init
- * opens its end; a reader that will never get a writer is released by a writer of our own.
+ * init opened its end (the runtime or the init died early: their stderr tells why).
  */
 export async function readInitStatus(fifo: string, monitorExited: Promise<unknown>): Promise<string | undefined> {
-  const opening = open(fifo, constants.O_RDONLY);
-  const opened = await Promise.race([opening.then(() => true), monitorExited.then(() => false)]);
-  if (!opened) {
-    const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-    try {
-      await (await opening).close();
-    } finally {
-      closeSync(writer);
-    }
-    return undefined;
-  }
-  const fh = await opening;
+  const fh = await openFifoUnlessExited(fifo, 'read', monitorExited);
+  if (fh === undefined) return undefined;
   try {
     return (await fh.readFile('utf8')).trim();
   } finally {

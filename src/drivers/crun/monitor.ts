@@ -31,7 +31,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export const MONITOR_SCRIPT = `#!/bin/sh
@@ -236,21 +236,29 @@ export async function openGate(gate: string, monitorExited: Promise<unknown>): P
     // ENXIO: no reader yet. Anything else (the FIFO is gone) is the caller's error.
     if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
   }
-  // A blocking open, on libuv's thread pool, returns once the hook opens its end.
-  const waiting = open(gate, constants.O_WRONLY);
-  const passed = await Promise.race([waiting.then(() => true), monitorExited.then(() => false)]);
-  if (!passed) {
-    // Nobody will read: a reader of our own lets the pending open return, so no thread stays blocked.
-    const reader = openSync(gate, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      await (await waiting).close();
-    } finally {
-      closeSync(reader);
-    }
-    return false;
+  // The hook opens its end once the runtime reaches it.
+  const fh = await openFifoUnlessExited(gate, 'write', monitorExited);
+  await fh?.close();
+  return fh !== undefined;
+}
+
+/**
+ * Opens one end of a FIFO that a process of the machine's monitor opens the other end of: a
+ * blocking open on libuv's thread pool, which returns once the other end is opened. undefined
+ * when the monitor exits first: nobody will open the other end, so an end of our own lets the
+ * pending open return, and no thread stays blocked.
+ */
+export async function openFifoUnlessExited(fifo: string, end: 'read' | 'write', monitorExited: Promise<unknown>): Promise<FileHandle | undefined> {
+  const pending = open(fifo, end === 'read' ? constants.O_RDONLY : constants.O_WRONLY);
+  const opened = await Promise.race([pending.then(() => true), monitorExited.then(() => false)]);
+  if (opened) return pending;
+  const other = openSync(fifo, (end === 'read' ? constants.O_WRONLY : constants.O_RDONLY) | constants.O_NONBLOCK);
+  try {
+    await (await pending).close();
+  } finally {
+    closeSync(other);
   }
-  await (await waiting).close();
-  return true;
+  return undefined;
 }
 
 /** The exit status the monitor recorded; undefined when it recorded none (it was killed, or failed before crun ran). */
