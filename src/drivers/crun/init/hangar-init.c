@@ -214,6 +214,21 @@ static void add_attr(struct nlreq *r, unsigned short type, const void *data, siz
   r->h.nlmsg_len = (unsigned)(at + RTA_SPACE(len));
 }
 
+/* An empty request of `type` whose payload (ifinfomsg, ifaddrmsg or rtmsg) is `payload` bytes. */
+static void begin(struct nlreq *r, unsigned short type, unsigned short flags, size_t payload) {
+  memset(r, 0, sizeof *r);
+  r->h.nlmsg_len = NLMSG_LENGTH(payload);
+  r->h.nlmsg_type = type;
+  r->h.nlmsg_flags = flags;
+}
+
+/* A link request for `ifindex`: RTM_NEWLINK on an existing link changes it. */
+static void begin_link(struct nlreq *r, int ifindex) {
+  begin(r, RTM_NEWLINK, 0, sizeof r->u.link);
+  r->u.link.ifi_family = AF_UNSPEC;
+  r->u.link.ifi_index = ifindex;
+}
+
 static void talk(int fd, struct nlreq *r, const char *what) {
   static unsigned seq;
   r->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
@@ -248,19 +263,12 @@ static void configure_eth0(const char *mac, const char *alias, const char *addr,
   struct nlreq r;
 
   // MAC and label while eth0 is down, then up: the kernel applies the address before the flags.
-  memset(&r, 0, sizeof r);
-  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.link);
-  r.h.nlmsg_type = RTM_NEWLINK;
-  r.u.link.ifi_family = AF_UNSPEC;
-  r.u.link.ifi_index = ifindex;
+  begin_link(&r, ifindex);
   add_attr(&r, IFLA_ADDRESS, hw, sizeof hw);
   add_attr(&r, IFLA_IFALIAS, alias, strlen(alias));
   talk(fd, &r, "set eth0 MAC and label");
 
-  memset(&r, 0, sizeof r);
-  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.addr);
-  r.h.nlmsg_type = RTM_NEWADDR;
-  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  begin(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof r.u.addr);
   r.u.addr.ifa_family = AF_INET6;
   r.u.addr.ifa_prefixlen = 64;
   r.u.addr.ifa_flags = IFA_F_NODAD;
@@ -271,19 +279,12 @@ static void configure_eth0(const char *mac, const char *alias, const char *addr,
   add_attr(&r, IFA_FLAGS, &flags, sizeof flags);
   talk(fd, &r, "add the address to eth0");
 
-  memset(&r, 0, sizeof r);
-  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.link);
-  r.h.nlmsg_type = RTM_NEWLINK;
-  r.u.link.ifi_family = AF_UNSPEC;
-  r.u.link.ifi_index = ifindex;
+  begin_link(&r, ifindex);
   r.u.link.ifi_flags = IFF_UP;
   r.u.link.ifi_change = IFF_UP;
   talk(fd, &r, "bring eth0 up");
 
-  memset(&r, 0, sizeof r);
-  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.route);
-  r.h.nlmsg_type = RTM_NEWROUTE;
-  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  begin(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.u.route);
   r.u.route.rtm_family = AF_INET6;
   r.u.route.rtm_table = RT_TABLE_MAIN;
   r.u.route.rtm_protocol = RTPROT_BOOT;
