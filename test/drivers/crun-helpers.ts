@@ -4,9 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { parseCrunHandle } from '../../src/drivers/crun/index.js';
+import { parseCrunHandle, type CrunDriver } from '../../src/drivers/crun/index.js';
 import { cgroupLayout, parseCgroupMounts, type CgroupLayout } from '../../src/drivers/crun/cgroups.js';
-import type { TaskHandle } from '../../src/drivers/types.js';
+import type { RuntimeDriver, TaskHandle, TaskSpec } from '../../src/drivers/types.js';
 import { BUSYBOX, type TarEntry } from '../helpers/images.js';
 
 export const IMAGE_REF = 'hangar-test/crun-node:1';
@@ -79,4 +79,15 @@ export function leftovers(handle: TaskHandle): string[] {
   if (readFileSync('/proc/self/mountinfo', 'utf8').includes(h.bundle)) out.push('mount under the bundle');
   for (const p of [h.stdout_path, h.stderr_path]) if (existsSync(p)) out.push(`file ${p}`);
   return out;
+}
+
+/** The driver, with every start's spec passed through `adapt` first (the conformance suite's specs, made to suit a crun test image). */
+export function adaptedDriver(d: CrunDriver, adapt: (spec: TaskSpec) => TaskSpec): RuntimeDriver {
+  return new Proxy(d, {
+    get(target, prop, receiver) {
+      if (prop === 'start') return (spec: TaskSpec) => target.start(adapt(spec));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

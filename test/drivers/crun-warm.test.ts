@@ -14,13 +14,13 @@ import { CrunDriver, parseCrunHandle } from '../../src/drivers/crun/index.js';
 import { initBinary } from '../../src/drivers/crun/init.js';
 import { sparesSupported } from '../../src/drivers/crun/spares.js';
 import { warmPrefix } from '../../src/drivers/crun/warm.js';
-import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
+import { DriverError, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
 import { ImageStore } from '../../src/images/store.js';
 import { buildImage, ociLayoutTar, type TarEntry } from '../helpers/images.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 import { waitFor } from '../helpers/wait.js';
 import { PROGRAMS_DIR, driverConformance, isLine, programSpec, waitForLine } from './conformance.js';
-import { crunList, hostLayout, leftovers, readText, testImageEntries } from './crun-helpers.js';
+import { adaptedDriver, crunList, hostLayout, leftovers, readText, testImageEntries } from './crun-helpers.js';
 
 let releaseHostLock: (() => void) | undefined;
 before(async () => {
@@ -61,15 +61,6 @@ const opts = (over: { dataDir?: string } = {}) => ({ dataDir, pollMs: 50, ...(im
 /** The conformance suite's specs, on the image that holds the programs: no volume, so starts may be warm. */
 function adapt(spec: TaskSpec): TaskSpec {
   return { ...spec, image: WARM_REF, config: { ...spec.config, image: WARM_REF } };
-}
-function adapted(d: CrunDriver): RuntimeDriver {
-  return new Proxy(d, {
-    get(target, prop, receiver) {
-      if (prop === 'start') return (spec: TaskSpec) => target.start(adapt(spec));
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }
 
 /** Names of the warm containers of a data dir's driver that are set up and not taken (their init waits). */
@@ -116,7 +107,7 @@ function warmTraces(dir: string): string[] {
 if (skipReason) {
   test('crun warm containers against real crun', { skip: skipReason }, () => {});
 } else {
-  driverConformance('crun (warm containers)', () => adapted(new CrunDriver(opts())), { leftovers });
+  driverConformance('crun (warm containers)', () => adaptedDriver(new CrunDriver(opts()), adapt), { leftovers });
 
   describe('crun warm containers', () => {
     const stateRoot = mkdtempSync(join(tmpdir(), 'hangar-crun-warm-state-'));

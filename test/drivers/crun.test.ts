@@ -13,11 +13,11 @@ import { monitorArgv, openGate, overlayPathProblem } from '../../src/drivers/cru
 import { runArgv } from '../../src/drivers/crun/runtime.js';
 import { lookupIdFile } from '../../src/drivers/crun/rootfs.js';
 import { spareInput, sparePrefix, sparesSupported } from '../../src/drivers/crun/spares.js';
-import { DriverError, type RuntimeDriver, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
+import { DriverError, type TaskHandle, type TaskSpec } from '../../src/drivers/types.js';
 import { ImageStore } from '../../src/images/store.js';
 import { buildImage, ociLayoutTar } from '../helpers/images.js';
 import { PROGRAMS_DIR, driverConformance, isLine, programSpec, waitForLine } from './conformance.js';
-import { crunList, hostLayout, IMAGE_REF, leftovers, readText, testImageEntries } from './crun-helpers.js';
+import { adaptedDriver, crunList, hostLayout, IMAGE_REF, leftovers, readText, testImageEntries } from './crun-helpers.js';
 import { waitFor } from '../helpers/wait.js';
 import { hostNetworkLock } from '../helpers/host-lock.js';
 
@@ -243,15 +243,6 @@ const opts = () => ({ dataDir, pollMs: 50, ...(images ? { images } : {}) });
 function adapt(spec: TaskSpec): TaskSpec {
   return { ...spec, image: IMAGE_REF, config: { ...spec.config, image: IMAGE_REF }, mounts: [...spec.mounts, { path: PROGRAMS_DIR, hostPath: PROGRAMS_DIR }] };
 }
-function adapted(d: CrunDriver): RuntimeDriver {
-  return new Proxy(d, {
-    get(target, prop, receiver) {
-      if (prop === 'start') return (spec: TaskSpec) => target.start(adapt(spec));
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
 
 /** Pids of start-gate hooks (oci-spec.ts `gateHook`) blocked on the gate of `bundle`. */
 function gateWaiters(bundle: string): string[] {
@@ -284,7 +275,7 @@ async function dropDriver(d: CrunDriver, netns: readonly string[], dataDir: stri
 if (skipReason) {
   test('crun driver against real crun', { skip: skipReason }, () => {});
 } else {
-  driverConformance('crun', () => adapted(new CrunDriver(opts())), { leftovers });
+  driverConformance('crun', () => adaptedDriver(new CrunDriver(opts()), adapt), { leftovers });
 
   describe('crun driver', () => {
     const stateRoot = mkdtempSync(join(tmpdir(), 'hangar-crun-state-'));
