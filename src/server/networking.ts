@@ -107,45 +107,42 @@ export function startNetworking(opts: NetworkingOptions): Networking {
     const name = await networkIdOf(opts, number);
     if (name !== undefined) await opts.onNetwork(name, number);
   };
+  // A malformed address takes no prepared or warm netns: the start goes cold, and networkSetup reports it.
+  const netIfValid = (spec: CrunTaskSpec): MachineNetSpec | undefined => {
+    try {
+      return machineNet(spec);
+    } catch {
+      return undefined;
+    }
+  };
+  const netOrFail = (spec: CrunTaskSpec): MachineNetSpec => {
+    const net = machineNet(spec);
+    if (net === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(spec.network?.privateIp ?? '')}); was it created on a 6PN host?`);
+    return net;
+  };
   const hooks: Omit<Networking['hooks'], 'networkCreatesNetns'> = {
     networkNetns(spec: CrunTaskSpec): string | undefined {
-      try {
-        const net = machineNet(spec);
-        return net === undefined ? undefined : hostNetwork.takeNetns(net);
-      } catch {
-        return undefined; // a malformed address: networkSetup reports it with the driver's error
-      }
+      const net = netIfValid(spec);
+      return net === undefined ? undefined : hostNetwork.takeNetns(net);
     },
     networkWarm: {
       key(spec: CrunTaskSpec): string | undefined {
-        try {
-          const net = machineNet(spec);
-          return net === undefined ? undefined : `${net.network}|${net.hostPrefix}`;
-        } catch {
-          return undefined; // a malformed address: the start goes cold, and networkSetup reports it
-        }
+        const net = netIfValid(spec);
+        return net === undefined ? undefined : `${net.network}|${net.hostPrefix}`;
       },
       member(spec: CrunTaskSpec) {
-        try {
-          const net = machineNet(spec);
-          return net === undefined ? undefined : hostNetwork.warmMember(net);
-        } catch {
-          return undefined;
-        }
+        const net = netIfValid(spec);
+        return net === undefined ? undefined : hostNetwork.warmMember(net);
       },
       async take(spec: CrunTaskSpec) {
-        const net = machineNet(spec);
-        if (net === undefined) throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(spec.network?.privateIp ?? '')}); was it created on a 6PN host?`);
+        const net = netOrFail(spec);
         const taken = hostNetwork.warmTake(net);
         await announce(net.network);
         return taken;
       },
     },
     async networkSetup(netnsPath: string, spec: CrunTaskSpec): Promise<void> {
-      const net = machineNet(spec);
-      if (net === undefined) {
-        throw new DriverError('HANGAR_ERR_DRIVER_START', `machine ${spec.machineId} has no 6PN address (private_ip ${JSON.stringify(spec.network?.privateIp ?? '')}); was it created on a 6PN host?`);
-      }
+      const net = netOrFail(spec);
       await hostNetwork.networkSetup(netnsPath, net, { createNetns: true });
       await announce(net.network);
     },
