@@ -11,7 +11,7 @@
  * removed at the next start or on destroy. The same code serves v1, v2 and hybrid hosts: each
  * controller is used where it is mounted.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MachineGuest } from '../../core/fly/machine-config.js';
@@ -275,4 +275,34 @@ export async function killCgroup(cg: MachineCgroup): Promise<void> {
 export async function until(pred: () => boolean, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
   while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * Renames the cgroup `from` to `to`, directory by directory (cgroup v1 allows it within a
+ * parent; `to` must not exist; spares.ts says why a rename), and on a failure renames back what
+ * it did. 'renamed'; 'restored': nothing changed; 'partial': a rename back failed, and some
+ * directories are left under `to`'s name, for its removal (destroy, the next start) to take.
+ */
+export function renameCgroup(from: MachineCgroup, to: MachineCgroup): 'renamed' | 'restored' | 'partial' {
+  const done: [string, string][] = [];
+  try {
+    for (const [c, dir] of Object.entries(from.dirs)) {
+      const target = to.dirs[c as Controller];
+      if (target === undefined) throw new Error(`no ${c} directory in the target cgroup`);
+      if (done.some(([f]) => f === dir)) continue; // co-mounted controllers share a directory
+      renameSync(dir, target);
+      done.push([dir, target]);
+    }
+    return 'renamed';
+  } catch {
+    let restored = true;
+    for (const [a, b] of done.reverse()) {
+      try {
+        renameSync(b, a);
+      } catch {
+        restored = false;
+      }
+    }
+    return restored ? 'restored' : 'partial';
+  }
 }

@@ -21,7 +21,7 @@
  * network is configured; otherwise "go" waits for the network and the cgroup move.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineFile } from '../../core/fly/machine-config.js';
 import { ImageStore } from '../../images/store.js';
@@ -41,7 +41,7 @@ import { nofileLimit, parseNofileHard } from './oci-spec.js';
 import { prepareRootfs, resolveImage, writeBundle, type CrunTaskSpec, type ResolvedImage } from './prepare.js';
 import { keepsRootfs, layerPaths } from './rootfs.js';
 import { spareInput, SpareMonitors, sparesSupported } from './spares.js';
-import { TAKEN_FILE, WarmContainers, warmPrefix, type WarmContainer, type WarmKind, type WarmNetns } from './warm.js';
+import { WarmContainers, type WarmContainer, type WarmKind, type WarmNetns } from './warm.js';
 import { machineProcessStats } from './ps.js';
 import { DEFAULT_ROOTS, findBinary, PID_FILE, RUNTIME_LOG, runArgv, runtimeDelete, runtimeState, type Runtime, type RuntimeKind } from './runtime.js';
 
@@ -640,30 +640,13 @@ export class CrunDriver implements RuntimeDriver {
     // A machine cgroup that nothing here follows: a start that took a warm container and died
     // (the agent was killed) before its handle was stored. What runs there is that start's and
     // must not run twice.
-    if (!known && cg.dirs.memory !== undefined && existsSync(cg.dirs.memory)) await this.clearOrphanedWarm(machineId, cg);
+    if (!known && cg.dirs.memory !== undefined && existsSync(cg.dirs.memory)) {
+      await killCgroup(cg);
+      await this.warm()?.removeOrphaned(machineId, cg, (name) => this.table.get(name) !== undefined);
+    }
     this.table.forget(id);
     // The last run's cgroup was kept for its OOM counter; it is empty now.
     removeMachineCgroup(cg);
-  }
-
-  /** Kills what runs in `cg` and removes the warm containers taken for `machineId` that no handle here names. */
-  private async clearOrphanedWarm(machineId: string, cg: MachineCgroup): Promise<void> {
-    await killCgroup(cg);
-    const rt = this.pickRuntime();
-    const prefix = warmPrefix(this.root);
-    let names: string[] = [];
-    try {
-      names = readdirSync(this.root).filter((n) => n.startsWith(prefix) && this.table.get(n) === undefined);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const bundle = join(this.root, name);
-      if (readText(join(bundle, TAKEN_FILE)) !== machineId) continue;
-      if (rt && existsSync(join(rt.root, name))) await runtimeDelete(rt, name).catch(() => undefined);
-      await removeNetns(readText(join(bundle, 'netns')).trim(), name, join(this.root, 'netns'));
-      rmSync(bundle, { recursive: true, force: true });
-    }
   }
 
   /** true while the machine runs; for a polled task, this is where its exit is noticed. */

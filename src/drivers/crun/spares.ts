@@ -19,10 +19,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStat } from '../process/procfs.js';
-import { enterCgroupAsync, machineCgroup, removeMachineCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
+import { enterCgroupAsync, machineCgroup, removeMachineCgroup, renameCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
 import type { MonitorParams } from './monitor.js';
 
 /** A ready spare, handed to one start. */
@@ -105,23 +105,7 @@ export class SpareMonitors {
     const i = this.pool.findIndex((p) => p.ready && !p.gone && (p.gate === undefined || isFifo(p.gate)));
     if (i < 0) return undefined;
     const p = this.pool.splice(i, 1)[0] as Pending;
-    const done: [string, string][] = [];
-    try {
-      for (const [c, from] of Object.entries(p.cgroup.dirs)) {
-        const to = target.dirs[c as keyof MachineCgroup['dirs']];
-        if (to === undefined) throw new Error(`no ${c} directory in the target cgroup`);
-        if (done.some(([f]) => f === from)) continue; // co-mounted controllers share a directory
-        renameSync(from, to);
-        done.push([from, to]);
-      }
-    } catch {
-      for (const [from, to] of done.reverse()) {
-        try {
-          renameSync(to, from);
-        } catch {
-          // left under the machine's name: its removal (destroy, next start) takes it
-        }
-      }
+    if (renameCgroup(p.cgroup, target) !== 'renamed') {
       this.discard(p);
       return undefined;
     }

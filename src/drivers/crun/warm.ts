@@ -25,10 +25,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStat } from '../process/procfs.js';
-import { enterCgroupAsync, killCgroup, machineCgroup, removeMachineCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
+import { enterCgroupAsync, killCgroup, machineCgroup, removeMachineCgroup, renameCgroup, type CgroupLayout, type MachineCgroup } from './cgroups.js';
 import { INIT_ONLY_CAPABILITIES, INIT_PATH, STATUS_PATH } from './init.js';
 import { removeNetns, netnsPath } from './netns.js';
 import { buildOciSpec } from './oci-spec.js';
@@ -137,31 +137,19 @@ export class WarmContainers {
     const i = this.pool.findIndex((m) => m.key === kind.key && m.ready && !m.gone);
     if (i < 0) return undefined;
     const m = this.pool.splice(i, 1)[0] as Member;
-    const done: [string, string][] = [];
-    try {
-      for (const [c, from] of Object.entries(m.cgroup.dirs)) {
-        const to = target.dirs[c as keyof MachineCgroup['dirs']];
-        if (to === undefined) throw new Error(`no ${c} directory in the target cgroup`);
-        if (done.some(([f]) => f === from)) continue; // co-mounted controllers share a directory
-        renameSync(from, to);
-        done.push([from, to]);
+    let moved = renameCgroup(m.cgroup, target);
+    if (moved === 'renamed') {
+      try {
+        writeFileSync(join(m.bundle, TAKEN_FILE), machineId);
+        return m;
+      } catch {
+        moved = renameCgroup(target, m.cgroup) === 'renamed' ? 'restored' : 'partial';
       }
-      writeFileSync(join(m.bundle, TAKEN_FILE), machineId);
-    } catch {
-      // The machine's cgroup is still there (busy): the container stays ready for another start.
-      let restored = true;
-      for (const [from, to] of done.reverse()) {
-        try {
-          renameSync(to, from);
-        } catch {
-          restored = false; // left under the machine's name: its removal (the caller's undo, the next start) takes it
-        }
-      }
-      if (restored) this.pool.push(m);
-      else void this.discard(m);
-      return undefined;
     }
-    return m;
+    // The machine's cgroup is still there (busy): the container stays ready for another start.
+    if (moved === 'restored') this.pool.push(m);
+    else void this.discard(m);
+    return undefined;
   }
 
   /** Ends every container not taken and removes what it had. */
@@ -316,7 +304,7 @@ export class WarmContainers {
     await this.removeLeft(m);
   }
 
-  /** What an untaken container leaves once its monitor is gone (or was killed): processes, runtime state, cgroup, netns, bundle. */
+  /** What a container not (or no longer) followed leaves once its monitor is gone or killed: processes, runtime state, cgroup, netns, bundle. */
   private async removeLeft(m: Pick<Member, 'name' | 'bundle' | 'netns' | 'cgroup'>): Promise<void> {
     await killCgroup(m.cgroup);
     if (existsSync(join(this.opts.runtime.root, m.name))) await runtimeDelete(this.opts.runtime, m.name).catch(() => undefined);
@@ -326,16 +314,32 @@ export class WarmContainers {
   }
 
   /**
+   * Removes the containers taken for `machineId` that `tracked` does not name, with everything in
+   * `cg`, the machine's cgroup their processes are in: a start that took one and whose agent was
+   * killed before it stored the handle (the driver's `clearPrevious`).
+   */
+  async removeOrphaned(machineId: string, cg: MachineCgroup, tracked: (name: string) => boolean): Promise<void> {
+    for (const name of this.bundles((n) => !tracked(n))) {
+      const bundle = join(this.opts.root, name);
+      if (readText(join(bundle, TAKEN_FILE)) === machineId) await this.removeLeft({ name, bundle, netns: readText(join(bundle, 'netns')), cgroup: cg });
+    }
+  }
+
+  /** Names of this data dir's warm containers (their bundles) that `keep` accepts. */
+  private bundles(keep: (name: string) => boolean): string[] {
+    try {
+      return readdirSync(this.opts.root).filter((n) => n.startsWith(this.prefix) && keep(n));
+    } catch {
+      return []; // no crun dir yet
+    }
+  }
+
+  /**
    * Removes untaken warm containers of this data dir left by another (an earlier) agent process:
    * normally their monitors clean up on EOF; this covers monitors killed outright.
    */
   private sweep(): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.opts.root).filter((n) => n.startsWith(this.prefix) && !n.startsWith(`${this.prefix}${process.pid}-`));
-    } catch {
-      return; // no crun dir yet
-    }
+    const names = this.bundles((n) => !n.startsWith(`${this.prefix}${process.pid}-`));
     // The netns of containers whose bundle is gone already (their monitor cleaned up on EOF, but
     // a netns is not its to remove): the marker names the container that last used it.
     let marked: string[] = [];
